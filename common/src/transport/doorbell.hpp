@@ -1,0 +1,116 @@
+// The doorbell: the shared-memory segment that makes an isolate's inbox
+// findable (DESIGN §3.1). Its owner (the consuming isolate) creates it; every
+// process that sends to the inbox maps it to register its lane and to wake the
+// owner.
+//
+// Layout: a header, then `slot_count` lane slots.
+//
+// Wake-ups (the doorbell proper). The consumer spins briefly, then sleeps on
+// `bell`. Producers bump `bell` and call futex_wake only while
+// `sleeping_consumers` is non-zero, so a busy consumer costs producers nothing.
+// The consumer increments `sleeping_consumers`, loads `bell`, issues a seq_cst
+// fence and looks at its lanes once more; a producer publishes its frame,
+// issues a seq_cst fence and loads `sleeping_consumers`. The two fences
+// guarantee that one side sees the other: either the producer sees a sleeper
+// and rings, or the consumer sees the frame and does not sleep. A ring that
+// lands between the consumer's load of `bell` and its futex_wait makes the
+// wait return at once (the word no longer matches).
+//
+// Lane registration. A producer claims a free slot (compare-and-swap
+// free -> claimed), writes its pid and lane name, stores `ready` with release,
+// then bumps `registrations` and rings. The consumer compares `registrations`
+// with the count it last saw, so the slot table is only scanned when it changed.
+#pragma once
+
+#include "shm/names.hpp"
+#include "shm/shared_atomic.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace isolated::detail {
+
+enum class InboxState : std::uint32_t { starting = 0, alive = 1, closing = 2, dead = 3 };
+
+enum class SlotState : std::uint32_t {
+  free = 0,
+  claimed = 1,   // a producer is writing its pid and lane name
+  ready = 2,     // published, waiting for the consumer to map the lane
+  attached = 3,  // the consumer mapped the lane and unlinked its name
+  closed = 4,    // the consumer gave up on the lane (bad frames); senders must stop
+};
+
+struct LaneSlot {
+  SharedAtomic<std::uint32_t> state;          // a SlotState
+  SharedAtomic<std::uint32_t> producer_done;  // set by a producer that closed its lane cleanly
+  std::int32_t producer_pid;
+  std::uint32_t name_length;
+  char lane_name[kMaxSegmentNameBytes];  // not NUL-terminated
+};
+static_assert(std::is_standard_layout_v<LaneSlot>);
+
+// Filled by the owner's fatal-signal handler, read by its parent after the end.
+inline constexpr std::size_t kCrashTextBytes = 8192;
+struct CrashReportArea {
+  SharedAtomic<std::uint32_t> state;  // 0 empty, 1 being written, 2 complete
+  std::int32_t signal;
+  std::uint64_t fault_address;
+  std::uint32_t text_length;
+  std::uint32_t reserved;
+  char text[kCrashTextBytes];  // backtrace lines, not NUL-terminated
+};
+
+struct DoorbellHeader {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t slot_count;
+  std::int32_t owner_pid;
+  std::int32_t root_pid;
+  SharedAtomic<std::uint32_t> state;  // an InboxState
+
+  alignas(kCacheLine) SharedAtomic<std::uint32_t> bell;  // futex word
+  SharedAtomic<std::uint32_t> sleeping_consumers;
+
+  alignas(kCacheLine) SharedAtomic<std::uint32_t> registrations;
+
+  alignas(kCacheLine) CrashReportArea crash;
+};
+static_assert(std::is_standard_layout_v<DoorbellHeader>);
+
+inline constexpr std::uint64_t kDoorbellMagic = 0x6c6c6542642e736c;  // "ls.dBell"
+inline constexpr std::uint32_t kDoorbellLayoutVersion = 1;
+inline constexpr std::uint32_t kDefaultSlotCount = 64;
+inline constexpr std::uint32_t kMaxSlotCount = 4096;
+
+inline constexpr std::size_t kDoorbellSlotsOffset =
+    (sizeof(DoorbellHeader) + kCacheLine - 1) / kCacheLine * kCacheLine;
+
+constexpr std::size_t doorbell_bytes(std::uint32_t slot_count) noexcept {
+  return kDoorbellSlotsOffset + slot_count * sizeof(LaneSlot);
+}
+
+// Lays out a doorbell in zero-filled memory of doorbell_bytes(slot_count) bytes.
+DoorbellHeader* initialize_doorbell(std::byte* memory, std::uint32_t slot_count, int owner_pid);
+
+// The doorbell in a mapped segment, after checking magic, version and that its
+// slot table fits the segment. Throws isolated::Error naming what is wrong.
+DoorbellHeader* checked_doorbell(std::byte* memory, std::size_t segment_size);
+
+inline LaneSlot* doorbell_slots(DoorbellHeader* header) noexcept {
+  return reinterpret_cast<LaneSlot*>(reinterpret_cast<std::byte*>(header) + kDoorbellSlotsOffset);
+}
+
+// Producer side: wakes the consumer if it sleeps. Call after publishing.
+void ring_doorbell(DoorbellHeader& header) noexcept;
+
+// Producer side: registers the lane segment `lane_name` of process `pid` in a
+// free slot and rings. `slot_count` is the count checked_doorbell saw (the
+// header's copy could change under us). Returns the slot index, or nothing if
+// every slot is taken.
+std::optional<std::uint32_t> register_lane(DoorbellHeader& header, std::uint32_t slot_count,
+                                           std::string_view lane_name, int pid) noexcept;
+
+}  // namespace isolated::detail

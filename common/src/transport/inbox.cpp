@@ -1,0 +1,232 @@
+#include "transport/inbox.hpp"
+
+#include "os/futex.hpp"
+#include "os/syscall.hpp"
+
+#include <isolated/error.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace isolated::detail {
+namespace {
+
+// How often drained lanes are checked for producers that are gone.
+constexpr auto kReleaseCheckInterval = std::chrono::milliseconds(250);
+
+void print_fault(const std::string& inbox, const LaneFault& fault) {
+  std::fprintf(stderr, "isolated: inbox %s %s the lane of process %d (slot %u): %s\n",
+               inbox.c_str(), fault.lane_closed ? "closed" : "dropped a frame from",
+               fault.producer_pid, fault.slot, fault.reason.c_str());
+}
+
+std::string_view slot_lane_name(const LaneSlot& slot) {
+  const std::uint32_t length = slot.name_length;
+  if (length == 0 || length > sizeof slot.lane_name) return {};
+  return std::string_view(slot.lane_name, length);
+}
+
+}  // namespace
+
+std::chrono::nanoseconds Inbox::default_spin() {
+  static const std::chrono::nanoseconds spin = [] {
+    if (const char* text = std::getenv("ISOLATED_SPIN_US")) {
+      long micros = 0;
+      const std::string_view view(text);
+      const auto [end, err] = std::from_chars(view.data(), view.data() + view.size(), micros);
+      if (err == std::errc() && end == view.data() + view.size() && micros >= 0) {
+        return std::chrono::nanoseconds(std::chrono::microseconds(micros));
+      }
+    }
+    // Longer than a cross-CPU wake-up (~30 µs here), so a reply that is
+    // already on its way is caught spinning.
+    return std::chrono::nanoseconds(std::chrono::microseconds(50));
+  }();
+  return spin;
+}
+
+Inbox::Inbox(Options options) : options_(std::move(options)) {
+  if (options_.slot_count == 0 || options_.slot_count > kMaxSlotCount) {
+    throw Error("an inbox needs between 1 and " + std::to_string(kMaxSlotCount) +
+                " lane slots, not " + std::to_string(options_.slot_count));
+  }
+  slot_count_ = options_.slot_count;
+  segment_ = Segment::create(SegmentKind::inbox, doorbell_bytes(slot_count_));
+  header_ = initialize_doorbell(segment_.data(), slot_count_, static_cast<int>(::getpid()));
+  slots_ = doorbell_slots(header_);
+  set_state(InboxState::alive);
+}
+
+Inbox::~Inbox() {
+  if (header_ == nullptr) return;
+  set_state(InboxState::dead);
+  // Lanes registered but never attached would otherwise keep their names.
+  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+    if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
+      const auto name = slot_lane_name(slot(i));
+      const auto parsed = parse_segment_name(name);
+      if (parsed && parsed->kind == SegmentKind::lane) unlink_segment(name);
+    }
+  }
+  // Wake senders that wait for space in a lane: they see the inbox dead.
+  header_->bell.fetch_add(1, std::memory_order_release);
+  futex_wake(header_->bell, INT32_MAX);
+}
+
+void Inbox::set_state(InboxState state) noexcept {
+  header_->state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+}
+
+void Inbox::report(const LaneFault& fault) {
+  if (options_.on_lane_fault) {
+    options_.on_lane_fault(fault);
+  } else {
+    print_fault(name(), fault);
+  }
+}
+
+bool Inbox::has_pending() const noexcept {
+  if (header_->registrations.load(std::memory_order_acquire) != seen_registrations_) return true;
+  for (const auto& lane : lanes_) {
+    if (lane.reader.has_frames()) return true;
+  }
+  return false;
+}
+
+void Inbox::attach_new_lanes() {
+  const std::uint32_t registrations = header_->registrations.load(std::memory_order_acquire);
+  if (registrations == seen_registrations_) return;
+  seen_registrations_ = registrations;
+  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+    if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
+      attach(i);
+    }
+  }
+}
+
+void Inbox::attach(std::uint32_t slot_index) {
+  LaneSlot& s = slot(slot_index);
+  const int pid = s.producer_pid;
+  const std::string lane_name(slot_lane_name(s));
+  try {
+    Segment segment = Segment::open(lane_name, SegmentKind::lane, lane_segment_bytes(kMinLaneCapacity));
+    // The peer has it mapped now: its name has done its job (DESIGN §11).
+    segment.unlink();
+    LaneReader reader(segment.data(), segment.size());
+    s.state.store(static_cast<std::uint32_t>(SlotState::attached), std::memory_order_release);
+    lanes_.push_back(AttachedLane{slot_index, std::move(segment), std::move(reader)});
+  } catch (const Error& e) {
+    s.state.store(static_cast<std::uint32_t>(SlotState::closed), std::memory_order_release);
+    report(LaneFault{slot_index, pid, std::string("cannot attach its lane: ") + e.what(), true});
+  }
+}
+
+std::size_t Inbox::drain(const std::function<void(Delivery&&)>& sink) {
+  attach_new_lanes();
+  std::size_t delivered = 0;
+  bool lost_a_lane = false;
+  for (auto& lane : lanes_) {
+    if (lane.reader.closed()) continue;
+    LaneReader::Frame frame{};
+    for (;;) {
+      const auto next = lane.reader.next(frame);
+      if (next == LaneReader::Next::empty) break;
+      if (next == LaneReader::Next::corrupt) {
+        slot(lane.slot).state.store(static_cast<std::uint32_t>(SlotState::closed),
+                                    std::memory_order_release);
+        report(LaneFault{lane.slot, lane.reader.producer_pid(), lane.reader.fault(), true});
+        lost_a_lane = true;
+        break;
+      }
+      if (deliver(lane, frame, sink)) ++delivered;
+    }
+  }
+  if (lost_a_lane || std::chrono::steady_clock::now() >= next_release_check_) {
+    release_finished_lanes();
+  }
+  return delivered;
+}
+
+bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
+                    const std::function<void(Delivery&&)>& sink) {
+  const int pid = lane.reader.producer_pid();
+  if (frame.kind != FrameKind::out_of_line) {
+    Delivery delivery{frame.kind, frame.flags, frame.port, pid, Payload::copy_of(frame.payload)};
+    lane.reader.consume();
+    sink(std::move(delivery));
+    return true;
+  }
+
+  OutOfLineRef ref{};
+  const bool well_formed = frame.payload.size() == sizeof ref;
+  if (well_formed) std::memcpy(&ref, frame.payload.data(), sizeof ref);
+  lane.reader.consume();
+  const auto inner = static_cast<FrameKind>(ref.inner_kind);
+  if (!well_formed || ref.name_length > sizeof ref.name ||
+      (inner != FrameKind::message && inner != FrameKind::control)) {
+    report(LaneFault{lane.slot, pid, "malformed out-of-line reference", false});
+    return false;
+  }
+  const std::string_view segment_name(ref.name, ref.name_length);
+  try {
+    auto segment = std::make_shared<Segment>(
+        Segment::open(segment_name, SegmentKind::out_of_line, static_cast<std::size_t>(ref.size)));
+    segment->unlink();
+    std::span<const std::byte> bytes(segment->data(), static_cast<std::size_t>(ref.size));
+    sink(Delivery{inner, frame.flags, frame.port, pid, Payload{std::move(segment), bytes}});
+    return true;
+  } catch (const Error& e) {
+    report(LaneFault{lane.slot, pid, std::string("out-of-line message lost: ") + e.what(), false});
+    return false;
+  }
+}
+
+void Inbox::release_finished_lanes() {
+  next_release_check_ = std::chrono::steady_clock::now() + kReleaseCheckInterval;
+  std::erase_if(lanes_, [&](AttachedLane& lane) {
+    LaneSlot& s = slot(lane.slot);
+    const bool done = lane.reader.closed() ||
+                      (!lane.reader.has_frames() &&
+                       (s.producer_done.load(std::memory_order_acquire) != 0 ||
+                        !process_exists(lane.reader.producer_pid())));
+    if (!done) return false;
+    // A closed lane keeps its slot `closed` while its producer lives, so the
+    // producer learns that its frames are no longer read.
+    if (lane.reader.closed() && process_exists(lane.reader.producer_pid())) return false;
+    s.producer_done.store(0, std::memory_order_relaxed);
+    s.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
+    return true;
+  });
+}
+
+bool Inbox::wait(std::chrono::nanoseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  const auto spin_until = start + std::min(timeout, options_.spin);
+  for (;;) {
+    if (has_pending()) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    if (now < spin_until) {
+      cpu_relax();
+      continue;
+    }
+    header_->sleeping_consumers.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t bell = header_->bell.load(std::memory_order_acquire);
+    // Pairs with the fence in ring_doorbell (see doorbell.hpp).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Wake up now and then to release lanes of producers that died.
+    const auto slice = std::min<std::chrono::nanoseconds>(deadline - now, kReleaseCheckInterval);
+    if (!has_pending()) futex_wait(header_->bell, bell, slice);
+    header_->sleeping_consumers.fetch_sub(1, std::memory_order_relaxed);
+    if (std::chrono::steady_clock::now() >= next_release_check_) release_finished_lanes();
+  }
+}
+
+}  // namespace isolated::detail

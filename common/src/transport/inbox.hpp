@@ -1,0 +1,106 @@
+// The consuming side of an isolate's inbox: it owns the doorbell segment,
+// attaches the lanes producers register, and drains them (DESIGN §3).
+//
+// Thread-safety: one thread at a time (the runtime serializes its drainers);
+// only name() may be called from any thread.
+#pragma once
+
+#include "shm/segment.hpp"
+#include "transport/doorbell.hpp"
+#include "transport/frame.hpp"
+#include "transport/lane.hpp"
+#include "transport/payload.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace isolated::detail {
+
+// One frame taken from a lane. Out-of-line frames arrive already resolved:
+// `kind` is the inner kind and `payload` the mapped segment.
+struct Delivery {
+  FrameKind kind;  // message or control
+  std::uint16_t flags;
+  std::uint64_t port;
+  int producer_pid;
+  Payload payload;
+};
+
+// Something a producer did wrong, and what the inbox did about it.
+struct LaneFault {
+  std::uint32_t slot;
+  int producer_pid;  // as the producer declared it in its slot
+  std::string reason;
+  bool lane_closed;  // false when only one frame was dropped
+};
+
+class Inbox {
+ public:
+  struct Options {
+    std::uint32_t slot_count = kDefaultSlotCount;
+    // How long wait() spins before it sleeps on the futex: a wake-up costs far
+    // more than a short spin (PERF.md). ISOLATED_SPIN_US overrides it.
+    std::chrono::nanoseconds spin = default_spin();
+    // Called (from the draining thread) for every lane fault. The default
+    // prints one line to stderr.
+    std::function<void(const LaneFault&)> on_lane_fault;
+  };
+
+  static std::chrono::nanoseconds default_spin();
+
+  // Creates the doorbell segment and marks the inbox alive.
+  explicit Inbox(Options options);
+  Inbox() : Inbox(Options{}) {}
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
+  // Marks the inbox dead (so senders stop waiting), unlinks its name and the
+  // names of lanes that were registered but never attached.
+  ~Inbox();
+
+  // The doorbell segment's name: the address senders use.
+  const std::string& name() const noexcept { return segment_.name(); }
+
+  // Hands every frame published so far to `sink`, lane after lane, and returns
+  // how many it handed over. Lanes that misbehave are closed and reported.
+  std::size_t drain(const std::function<void(Delivery&&)>& sink);
+
+  // True when a lane holds frames or a new lane was registered.
+  bool has_pending() const noexcept;
+
+  // Returns once has_pending() or after `timeout`: spins first, then sleeps on
+  // the doorbell. Returns has_pending().
+  bool wait(std::chrono::nanoseconds timeout);
+
+  void set_state(InboxState state) noexcept;
+  DoorbellHeader& doorbell() const noexcept { return *header_; }
+  std::size_t attached_lane_count() const noexcept { return lanes_.size(); }
+
+ private:
+  struct AttachedLane {
+    std::uint32_t slot;
+    Segment segment;
+    LaneReader reader;
+  };
+
+  void attach_new_lanes();
+  void attach(std::uint32_t slot_index);
+  bool deliver(AttachedLane& lane, const LaneReader::Frame& frame,
+               const std::function<void(Delivery&&)>& sink);
+  void release_finished_lanes();
+  void report(const LaneFault& fault);
+  LaneSlot& slot(std::uint32_t index) const noexcept { return slots_[index]; }
+
+  Options options_;
+  Segment segment_;
+  DoorbellHeader* header_ = nullptr;
+  LaneSlot* slots_ = nullptr;
+  std::uint32_t slot_count_ = 0;  // our own copy: producers can write the header
+  std::uint32_t seen_registrations_ = 0;
+  std::vector<AttachedLane> lanes_;
+  std::chrono::steady_clock::time_point next_release_check_{};
+};
+
+}  // namespace isolated::detail

@@ -1,0 +1,140 @@
+#include "transport/outbox.hpp"
+
+#include "os/syscall.hpp"
+
+#include <isolated/error.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+namespace isolated::detail {
+
+Outbox::Outbox(Options options) : options_(options) {
+  options_.lane_capacity = normalize_lane_capacity(options_.lane_capacity);
+}
+
+Outbox::~Outbox() {
+  for (auto& [name, connection] : connections_) {
+    LaneSlot& slot = doorbell_slots(connection->header)[connection->slot];
+    slot.producer_done.store(1, std::memory_order_release);
+    ring_doorbell(*connection->header);
+  }
+}
+
+bool Outbox::receiver_alive(const Connection& connection) noexcept {
+  const auto state = connection.header->state.load(std::memory_order_acquire);
+  if (state != static_cast<std::uint32_t>(InboxState::alive) &&
+      state != static_cast<std::uint32_t>(InboxState::starting)) {
+    return false;
+  }
+  return process_exists(connection.owner_pid);
+}
+
+Outbox::Connection* Outbox::connect(std::string_view inbox_name) {
+  {
+    std::shared_lock lock(connections_mutex_);
+    const auto found = connections_.find(std::string(inbox_name));
+    if (found != connections_.end()) return found->second.get();
+  }
+  auto connection = open_connection(inbox_name);
+  if (!connection) return nullptr;
+  std::unique_lock lock(connections_mutex_);
+  // Another thread may have connected meanwhile; its lane wins and ours is
+  // dropped (its slot is marked done so the receiver frees it).
+  auto [it, inserted] = connections_.try_emplace(std::string(inbox_name), std::move(connection));
+  if (!inserted && connection) {
+    doorbell_slots(connection->header)[connection->slot].producer_done.store(
+        1, std::memory_order_release);
+  }
+  return it->second.get();
+}
+
+std::unique_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inbox_name) {
+  const auto parsed = parse_segment_name(inbox_name);
+  if (!parsed || parsed->kind != SegmentKind::inbox) {
+    throw Error("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
+  }
+  auto connection = std::make_unique<Connection>();
+  try {
+    connection->doorbell = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
+  } catch (const Error&) {
+    return nullptr;  // the inbox's owner has ended and unlinked it
+  }
+  DoorbellHeader* header = checked_doorbell(connection->doorbell.data(), connection->doorbell.size());
+  connection->header = header;
+  connection->slot_count = header->slot_count;  // checked just now; the header may change
+  connection->owner_pid = header->owner_pid;
+  if (!receiver_alive(*connection)) return nullptr;
+
+  const std::uint32_t capacity = options_.lane_capacity;
+  connection->lane = Segment::create(SegmentKind::lane, lane_segment_bytes(capacity));
+  LaneWriter::initialize(connection->lane.data(), capacity, static_cast<int>(::getpid()));
+  connection->writer = LaneWriter(connection->lane.data());
+
+  const auto slot = register_lane(*header, connection->slot_count, connection->lane.name(), static_cast<int>(::getpid()));
+  if (slot) {
+    // The receiver unlinks the name when it maps the lane (or, if it never
+    // does, when its inbox ends).
+    connection->lane.release_name();
+    connection->slot = *slot;
+    return connection;
+  }
+  throw Error("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
+              std::to_string(connection->slot_count) +
+              " are taken by other sending processes); give the receiving isolate more slots");
+}
+
+SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
+                        std::uint16_t flags, std::span<const std::byte> payload) {
+  Connection* connection = connect(inbox_name);
+  if (connection == nullptr) return SendResult::inbox_gone;
+  if (payload.size() > connection->writer.max_inline_payload()) {
+    return write_out_of_line(*connection, port, kind, flags, payload);
+  }
+  return write(*connection, port, kind, flags, payload);
+}
+
+SendResult Outbox::write(Connection& connection, std::uint64_t port, FrameKind kind,
+                         std::uint16_t flags, std::span<const std::byte> payload) {
+  LaneSlot& slot = doorbell_slots(connection.header)[connection.slot];
+  SendResult result = SendResult::sent;
+  const auto keep_waiting = [&] {
+    if (slot.state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::closed)) {
+      result = SendResult::lane_closed;
+      return false;
+    }
+    if (!receiver_alive(connection)) {
+      result = SendResult::inbox_gone;
+      return false;
+    }
+    return true;
+  };
+  {
+    std::lock_guard lock(connection.mutex);
+    if (!connection.writer.write(kind, flags, port, payload, keep_waiting)) return result;
+  }
+  ring_doorbell(*connection.header);
+  return SendResult::sent;
+}
+
+SendResult Outbox::write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
+                                     std::uint16_t flags, std::span<const std::byte> payload) {
+  Segment segment = Segment::create(SegmentKind::out_of_line, std::max<std::size_t>(payload.size(), 1));
+  std::memcpy(segment.data(), payload.data(), payload.size());
+  OutOfLineRef ref{};
+  ref.size = payload.size();
+  ref.inner_kind = static_cast<std::uint16_t>(kind);
+  ref.name_length = static_cast<std::uint32_t>(segment.name().size());
+  std::memcpy(ref.name, segment.name().data(), segment.name().size());
+  const SendResult result = write(connection, port, FrameKind::out_of_line, flags,
+                                  std::as_bytes(std::span(&ref, 1)));
+  // Once the frame is out, the receiver owns the name; if it never went out,
+  // `segment` unlinks it here.
+  if (result == SendResult::sent) segment.release_name();
+  return result;
+}
+
+}  // namespace isolated::detail

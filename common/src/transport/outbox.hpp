@@ -1,0 +1,86 @@
+// The producing side: every frame this process sends to any inbox goes
+// through its Outbox (DESIGN §3.2, §3.4).
+//
+// The first send to an inbox maps its doorbell, creates this process's lane
+// for it and registers the lane in a free slot; later sends reuse that lane.
+// Threads of one process share a lane under a per-lane mutex, so frames from
+// one thread to one port keep their order.
+//
+// Thread-safety: every member may be called from any thread.
+#pragma once
+
+#include "shm/segment.hpp"
+#include "transport/doorbell.hpp"
+#include "transport/frame.hpp"
+#include "transport/lane.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace isolated::detail {
+
+enum class SendResult {
+  sent,
+  inbox_gone,   // the receiving isolate is dead, closing, or its inbox no longer exists
+  lane_closed,  // the receiver closed this process's lane after a bad frame
+};
+
+class Outbox {
+ public:
+  struct Options {
+    std::uint32_t lane_capacity = kDefaultLaneCapacity;
+  };
+
+  explicit Outbox(Options options);
+  Outbox() : Outbox(Options{}) {}
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+  // Tells every receiver that this process's lanes are finished, so they can
+  // free the slots once drained.
+  ~Outbox();
+
+  // Sends one frame to `port` in the inbox named `inbox_name`. A payload
+  // larger than a quarter of the lane goes out of line. Blocks only while the
+  // lane is full and the receiver lives. Throws isolated::Error if the name is
+  // not an inbox's or no lane slot is free.
+  SendResult send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
+                  std::uint16_t flags, std::span<const std::byte> payload);
+
+  // The largest payload that travels inside the lane.
+  std::size_t max_inline_payload() const noexcept {
+    return detail::max_inline_payload(options_.lane_capacity);
+  }
+
+ private:
+  struct Connection {
+    Segment doorbell;
+    DoorbellHeader* header = nullptr;
+    std::uint32_t slot_count = 0;
+    int owner_pid = 0;
+    Segment lane;
+    LaneWriter writer;
+    std::uint32_t slot = 0;
+    std::mutex mutex;  // serializes this process's writers of the lane
+  };
+
+  // The connection to `inbox_name`, made on first use; null if the inbox is gone.
+  Connection* connect(std::string_view inbox_name);
+  std::unique_ptr<Connection> open_connection(std::string_view inbox_name);
+  SendResult write(Connection& connection, std::uint64_t port, FrameKind kind, std::uint16_t flags,
+                   std::span<const std::byte> payload);
+  SendResult write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
+                               std::uint16_t flags, std::span<const std::byte> payload);
+  static bool receiver_alive(const Connection& connection) noexcept;
+
+  Options options_;
+  std::shared_mutex connections_mutex_;
+  std::unordered_map<std::string, std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace isolated::detail
