@@ -1,0 +1,20 @@
+// What a test run may not leave behind (STYLE.md, the brief's "tests clean
+// up"): child processes, and shared-memory segments in /dev/shm.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace isolated::test {
+
+// Pids of this process's children, zombies reaped first. With
+// PR_SET_CHILD_SUBREAPER set, orphaned grandchildren count too.
+std::vector<int> live_children();
+
+// Kills (SIGKILL) and reaps the given children of this process.
+void kill_and_reap(const std::vector<int>& pids);
+
+// /dev/shm/isolated.* segments whose session root process no longer exists.
+std::vector<std::string> orphaned_segments();
+
+}  // namespace isolated::test

@@ -1,0 +1,37 @@
+// The main of every test suite: Catch2, then the leftovers check. A test that
+// leaves a child process or a segment of this session behind fails the run,
+// and what it left is removed so the next test starts clean.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include "shm/names.hpp"
+#include "support/leftovers.hpp"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  // Orphaned grandchildren are re-parented to us, so we can see and reap them.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // Fix the session root before any fork, so forked test processes name their
+  // segments after this process and the check below sees them.
+  const int root = isolated::detail::session_root_pid();
+
+  int failures = Catch::Session().run(argc, argv);
+
+  const auto children = isolated::test::live_children();
+  for (const int pid : children) {
+    std::fprintf(stderr, "LEFTOVER: child process %d is still running\n", pid);
+  }
+  isolated::test::kill_and_reap(children);
+
+  const auto segments = isolated::detail::list_session_segments(root);
+  for (const auto& name : segments) {
+    std::fprintf(stderr, "LEFTOVER: shared-memory segment /dev/shm%s\n", name.c_str());
+    ::shm_unlink(name.c_str());
+  }
+  if (!children.empty() || !segments.empty()) ++failures;
+  return failures > 0 ? 1 : 0;
+}
