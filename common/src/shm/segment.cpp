@@ -85,8 +85,8 @@ Segment Segment::open(std::string_view name, SegmentKind expected_kind, std::siz
                 "': not a name of the form /isolated.<root pid>.<random>.<kind>");
   }
   if (parsed->kind != expected_kind) {
-    throw Error("refusing to open shared-memory segment '" + std::string(name) + "': expected a " +
-                std::string(to_string(expected_kind)) + " segment");
+    throw Error("refusing to open shared-memory segment '" + std::string(name) + "': expected a segment of kind " +
+                std::string(to_string(expected_kind)));
   }
   std::string full_name(name);
   if (!full_name.starts_with('/')) full_name.insert(0, "/");

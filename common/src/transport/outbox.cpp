@@ -33,11 +33,11 @@ bool Outbox::receiver_alive(const Connection& connection) noexcept {
   return process_exists(connection.owner_pid);
 }
 
-Outbox::Connection* Outbox::connect(std::string_view inbox_name) {
+std::shared_ptr<Outbox::Connection> Outbox::connect(std::string_view inbox_name) {
   {
     std::shared_lock lock(connections_mutex_);
     const auto found = connections_.find(std::string(inbox_name));
-    if (found != connections_.end()) return found->second.get();
+    if (found != connections_.end()) return found->second;
   }
   auto connection = open_connection(inbox_name);
   if (!connection) return nullptr;
@@ -49,15 +49,15 @@ Outbox::Connection* Outbox::connect(std::string_view inbox_name) {
     doorbell_slots(connection->header)[connection->slot].producer_done.store(
         1, std::memory_order_release);
   }
-  return it->second.get();
+  return it->second;
 }
 
-std::unique_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inbox_name) {
+std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inbox_name) {
   const auto parsed = parse_segment_name(inbox_name);
   if (!parsed || parsed->kind != SegmentKind::inbox) {
     throw Error("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
   }
-  auto connection = std::make_unique<Connection>();
+  auto connection = std::make_shared<Connection>();
   try {
     connection->doorbell = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
   } catch (const Error&) {
@@ -89,12 +89,22 @@ std::unique_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
 
 SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                         std::uint16_t flags, std::span<const std::byte> payload) {
-  Connection* connection = connect(inbox_name);
+  const std::shared_ptr<Connection> connection = connect(inbox_name);
   if (connection == nullptr) return SendResult::inbox_gone;
-  if (payload.size() > connection->writer.max_inline_payload()) {
-    return write_out_of_line(*connection, port, kind, flags, payload);
-  }
-  return write(*connection, port, kind, flags, payload);
+  const SendResult result = payload.size() > connection->writer.max_inline_payload()
+                                ? write_out_of_line(*connection, port, kind, flags, payload)
+                                : write(*connection, port, kind, flags, payload);
+  if (result == SendResult::inbox_gone) disconnect(inbox_name);
+  return result;
+}
+
+void Outbox::disconnect(std::string_view inbox_name) {
+  std::unique_lock lock(connections_mutex_);
+  const auto found = connections_.find(std::string(inbox_name));
+  if (found == connections_.end()) return;
+  // A receiver that died before it mapped our lane could not unlink its name.
+  unlink_segment(found->second->lane.name());
+  connections_.erase(found);
 }
 
 SendResult Outbox::write(Connection& connection, std::uint64_t port, FrameKind kind,

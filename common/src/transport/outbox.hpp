@@ -69,9 +69,12 @@ class Outbox {
     std::mutex mutex;  // serializes this process's writers of the lane
   };
 
-  // The connection to `inbox_name`, made on first use; null if the inbox is gone.
-  Connection* connect(std::string_view inbox_name);
-  std::unique_ptr<Connection> open_connection(std::string_view inbox_name);
+  // The connection to `inbox_name`, made on first use; null if the inbox is
+  // gone. Shared, so a thread still sending keeps it while another drops it.
+  std::shared_ptr<Connection> connect(std::string_view inbox_name);
+  std::shared_ptr<Connection> open_connection(std::string_view inbox_name);
+  // Drops the connection to an inbox that is gone, and our lane's name with it.
+  void disconnect(std::string_view inbox_name);
   SendResult write(Connection& connection, std::uint64_t port, FrameKind kind, std::uint16_t flags,
                    std::span<const std::byte> payload);
   SendResult write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
@@ -80,7 +83,7 @@ class Outbox {
 
   Options options_;
   std::shared_mutex connections_mutex_;
-  std::unordered_map<std::string, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<std::string, std::shared_ptr<Connection>> connections_;
 };
 
 }  // namespace isolated::detail
