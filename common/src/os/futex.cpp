@@ -1,6 +1,7 @@
 #include "os/futex.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,5 +28,7 @@ void futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
   ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr,
             nullptr, 0);
 }
+
+void SpinStep::yield() noexcept { ::sched_yield(); }
 
 }  // namespace isolated::detail

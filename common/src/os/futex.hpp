@@ -25,4 +25,23 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// One step of a spin-wait. Mostly a pause instruction; every 64th step gives
+// the CPU away (sched_yield), because the peer we wait for may be runnable on
+// this very CPU, and then spinning only delays it. Across CPUs the yield costs
+// nothing measurable.
+class SpinStep {
+ public:
+  void operator()() noexcept {
+    if (++count_ % 64 == 0) {
+      yield();
+    } else {
+      cpu_relax();
+    }
+  }
+
+ private:
+  static void yield() noexcept;
+  unsigned count_ = 0;
+};
+
 }  // namespace isolated::detail

@@ -209,12 +209,13 @@ bool Inbox::wait(std::chrono::nanoseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   const auto spin_until = start + std::min(timeout, options_.spin);
+  SpinStep spin_step;
   for (;;) {
     if (has_pending()) return true;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return false;
     if (now < spin_until) {
-      cpu_relax();
+      spin_step();
       continue;
     }
     header_->sleeping_consumers.fetch_add(1, std::memory_order_seq_cst);

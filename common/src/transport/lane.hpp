@@ -177,8 +177,9 @@ bool LaneWriter::write(FrameKind kind, std::uint16_t flags, std::uint64_t port,
                        std::chrono::nanoseconds spin, std::chrono::nanoseconds slice) {
   if (try_write(kind, flags, port, payload)) return true;
   const auto spin_until = std::chrono::steady_clock::now() + spin;
+  SpinStep spin_step;
   while (std::chrono::steady_clock::now() < spin_until) {
-    cpu_relax();
+    spin_step();
     if (try_write(kind, flags, port, payload)) return true;
   }
   const std::size_t needed = bytes_needed(payload.size());
