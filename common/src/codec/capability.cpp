@@ -6,7 +6,9 @@
 
 namespace isolated {
 
-Capability::Capability() { detail::fill_random(bytes_); }
+Capability::Capability() {
+  detail::fill_random(bytes_);
+}
 
 Capability::Capability(FromBytes, std::span<const std::byte, kSize> bytes) noexcept {
   std::copy(bytes.begin(), bytes.end(), bytes_.begin());

@@ -21,31 +21,44 @@ namespace isolated {
 
 std::string_view to_string(MessageKind kind) noexcept {
   switch (kind) {
-    case MessageKind::nil: return "nil";
-    case MessageKind::boolean: return "bool";
-    case MessageKind::integer: return "int";
-    case MessageKind::floating: return "float";
-    case MessageKind::string: return "string";
-    case MessageKind::binary: return "bytes";
-    case MessageKind::array: return "list";
-    case MessageKind::map: return "map";
-    case MessageKind::send_port: return "SendPort";
-    case MessageKind::capability: return "Capability";
-    case MessageKind::transferable: return "TransferableTypedData";
+    case MessageKind::nil:
+      return "nil";
+    case MessageKind::boolean:
+      return "bool";
+    case MessageKind::integer:
+      return "int";
+    case MessageKind::floating:
+      return "float";
+    case MessageKind::string:
+      return "string";
+    case MessageKind::binary:
+      return "bytes";
+    case MessageKind::array:
+      return "list";
+    case MessageKind::map:
+      return "map";
+    case MessageKind::send_port:
+      return "SendPort";
+    case MessageKind::capability:
+      return "Capability";
+    case MessageKind::transferable:
+      return "TransferableTypedData";
   }
   return "unknown";
 }
 
 namespace {
 
-[[noreturn]] void malformed(const std::string& why) { throw Error("malformed message: " + why); }
+[[noreturn]] void malformed(const std::string& why) {
+  throw Error("malformed message: " + why);
+}
 
 // ---------------------------------------------------------------------------
 // Extension payloads (layouts in ext_types.hpp)
 
 const char* id_and_name_problem(std::span<const char> payload, bool name_required,
-                                const char* too_short, const char* empty_name,
-                                const char* too_long, const char* has_nul) noexcept {
+                                const char* too_short, const char* empty_name, const char* too_long,
+                                const char* has_nul) noexcept {
   if (payload.size() < detail::kExtIdBytes) return too_short;
   const std::span<const char> name = payload.subspan(detail::kExtIdBytes);
   if (name_required && name.empty()) return empty_name;
@@ -67,7 +80,9 @@ void check_payload(std::int8_t type, std::span<const char> payload) {
 
 // The tree's strings, bins and extensions point into the message's bytes,
 // which live as long as the Message: nothing needs copying.
-bool refer_to_input(msgpack::type::object_type, std::size_t, void*) { return true; }
+bool refer_to_input(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
 
 // A zone chunk large enough for the objects of most messages at once (each
 // list element takes a 24-byte object); bigger trees add chunks.
@@ -83,9 +98,13 @@ struct Storage {
   msgpack::zone zone;                      // the object tree, and the copy if made
 };
 
-// msgpack's own object builder, with the checks untrusted input needs. The
-// parser calls these members by name (it is a template on the visitor type),
-// so hiding the base's members is enough to step in.
+// msgpack's own object builder, with the checks untrusted input needs, in the
+// same single pass over the bytes (so the checks and the tree cannot disagree
+// about what the bytes said). The parser calls these members by name (it is a
+// template on the visitor type), so hiding the base's members is enough to
+// step in. create_object_visitor is msgpack-cxx's internal builder (in its
+// detail namespace, stable through 4.1); if an upgrade changes it, this class
+// is the one place to adapt.
 //
 // The allocation bound: msgpack allocates a list's elements when it reads the
 // list's header, before they arrive, so a 5-byte header claiming 2^32 elements
@@ -195,8 +214,9 @@ class CheckedObjectBuilder : public msgpack::detail::create_object_visitor {
     }
   }
 
-  void promise(std::uint64_t items, std::uint32_t count, const char* what) {
-    owed_ += items;
+  // A list of `count` promises `count` elements; a map promises 2 * count.
+  void promise(std::uint64_t elements, std::uint32_t count, const char* what) {
+    owed_ += elements;
     if (items_ + owed_ > length_) {
       malformed(std::string(what) + " claims " + std::to_string(count) +
                 " elements, more than the message's " + std::to_string(length_) +
@@ -215,21 +235,32 @@ class CheckedObjectBuilder : public msgpack::detail::create_object_visitor {
 
 MessageKind kind_of(const msgpack::object& object) noexcept {
   switch (object.type) {
-    case msgpack::type::NIL: return MessageKind::nil;
-    case msgpack::type::BOOLEAN: return MessageKind::boolean;
+    case msgpack::type::NIL:
+      return MessageKind::nil;
+    case msgpack::type::BOOLEAN:
+      return MessageKind::boolean;
     case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER: return MessageKind::integer;
+    case msgpack::type::NEGATIVE_INTEGER:
+      return MessageKind::integer;
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return MessageKind::floating;
-    case msgpack::type::STR: return MessageKind::string;
-    case msgpack::type::BIN: return MessageKind::binary;
-    case msgpack::type::ARRAY: return MessageKind::array;
-    case msgpack::type::MAP: return MessageKind::map;
+    case msgpack::type::FLOAT64:
+      return MessageKind::floating;
+    case msgpack::type::STR:
+      return MessageKind::string;
+    case msgpack::type::BIN:
+      return MessageKind::binary;
+    case msgpack::type::ARRAY:
+      return MessageKind::array;
+    case msgpack::type::MAP:
+      return MessageKind::map;
     case msgpack::type::EXT:
       switch (object.via.ext.type()) {
-        case detail::kSendPortExt: return MessageKind::send_port;
-        case detail::kCapabilityExt: return MessageKind::capability;
-        default: return MessageKind::transferable;  // decode admits no other type
+        case detail::kSendPortExt:
+          return MessageKind::send_port;
+        case detail::kCapabilityExt:
+          return MessageKind::capability;
+        default:
+          return MessageKind::transferable;  // decode admits no other type
       }
   }
   return MessageKind::nil;
@@ -256,11 +287,21 @@ void append_quoted(std::string& out, std::string_view text) {
   out += '"';
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           out += "\\u00";
@@ -290,9 +331,9 @@ void append_ext(std::string& out, const msgpack::object& object) {
   switch (object.via.ext.type()) {
     case detail::kSendPortExt: {
       const SendPort port = detail::read_send_port_ext(payload);
-      out += port.valid() ? "SendPort(" + port.inbox_name() + "#" +
-                                std::to_string(port.port_id()) + ")"
-                          : std::string("SendPort(invalid)");
+      out += port.valid()
+                 ? "SendPort(" + port.inbox_name() + "#" + std::to_string(port.port_id()) + ")"
+                 : std::string("SendPort(invalid)");
       return;
     }
     case detail::kCapabilityExt: {
@@ -306,8 +347,8 @@ void append_ext(std::string& out, const msgpack::object& object) {
     }
     default: {
       const detail::TransferableRef ref = detail::read_transferable_ext(payload);
-      out += "TransferableTypedData(" + ref.segment_name + ", " + std::to_string(ref.size) +
-             " bytes)";
+      out +=
+          "TransferableTypedData(" + ref.segment_name + ", " + std::to_string(ref.size) + " bytes)";
       return;
     }
   }
@@ -316,16 +357,30 @@ void append_ext(std::string& out, const msgpack::object& object) {
 // Recursion is bounded by Message::kMaxNesting, which decode enforces.
 void append_rendering(std::string& out, const msgpack::object& object) {
   switch (object.type) {
-    case msgpack::type::NIL: out += "nil"; return;
-    case msgpack::type::BOOLEAN: out += object.via.boolean ? "true" : "false"; return;
-    case msgpack::type::POSITIVE_INTEGER: out += std::to_string(object.via.u64); return;
-    case msgpack::type::NEGATIVE_INTEGER: out += std::to_string(object.via.i64); return;
-    case msgpack::type::FLOAT32: append_float(out, static_cast<float>(object.via.f64)); return;
-    case msgpack::type::FLOAT64: append_float(out, object.via.f64); return;
+    case msgpack::type::NIL:
+      out += "nil";
+      return;
+    case msgpack::type::BOOLEAN:
+      out += object.via.boolean ? "true" : "false";
+      return;
+    case msgpack::type::POSITIVE_INTEGER:
+      out += std::to_string(object.via.u64);
+      return;
+    case msgpack::type::NEGATIVE_INTEGER:
+      out += std::to_string(object.via.i64);
+      return;
+    case msgpack::type::FLOAT32:
+      append_float(out, static_cast<float>(object.via.f64));
+      return;
+    case msgpack::type::FLOAT64:
+      append_float(out, object.via.f64);
+      return;
     case msgpack::type::STR:
       append_quoted(out, {object.via.str.ptr, object.via.str.size});
       return;
-    case msgpack::type::BIN: append_bytes(out, {object.via.bin.ptr, object.via.bin.size}); return;
+    case msgpack::type::BIN:
+      append_bytes(out, {object.via.bin.ptr, object.via.bin.size});
+      return;
     case msgpack::type::ARRAY:
       out += '[';
       for (std::uint32_t i = 0; i < object.via.array.size; ++i) {
@@ -344,7 +399,9 @@ void append_rendering(std::string& out, const msgpack::object& object) {
       }
       out += '}';
       return;
-    case msgpack::type::EXT: append_ext(out, object); return;
+    case msgpack::type::EXT:
+      append_ext(out, object);
+      return;
   }
 }
 
@@ -427,7 +484,9 @@ Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const 
                  {reinterpret_cast<const std::byte*>(data), length});
 }
 
-MessageKind Message::kind() const noexcept { return kind_of(root_); }
+MessageKind Message::kind() const noexcept {
+  return kind_of(root_);
+}
 
 std::string Message::to_string() const {
   std::string out;
@@ -450,12 +509,11 @@ const char* ext_payload_problem(std::int8_t type, std::span<const char> payload)
     case kCapabilityExt:
       return payload.size() == Capability::kSize ? nullptr : "a Capability payload is not 16 bytes";
     case kTransferableExt:
-      return id_and_name_problem(
-          payload, /*name_required=*/true,
-          "a TransferableTypedData payload is shorter than its 8-byte size",
-          "a TransferableTypedData has an empty segment name",
-          "a TransferableTypedData's segment name is longer than 255 bytes",
-          "a TransferableTypedData's segment name contains a NUL byte");
+      return id_and_name_problem(payload, /*name_required=*/true,
+                                 "a TransferableTypedData payload is shorter than its 8-byte size",
+                                 "a TransferableTypedData has an empty segment name",
+                                 "a TransferableTypedData's segment name is longer than 255 bytes",
+                                 "a TransferableTypedData's segment name contains a NUL byte");
     default:
       return "an extension of unknown type (isolated uses 1 to 3)";
   }
@@ -463,19 +521,18 @@ const char* ext_payload_problem(std::int8_t type, std::span<const char> payload)
 
 SendPort read_send_port_ext(std::span<const char> payload) {
   check_payload(kSendPortExt, payload);
-  return SendPort(name_of(payload), load_u64_be(payload.data()));
+  return SendPort(name_of(payload), load_big_endian<std::uint64_t>(payload.data()));
 }
 
 Capability read_capability_ext(std::span<const char> payload) {
   check_payload(kCapabilityExt, payload);
-  return Capability::from_bytes(
-      std::span<const std::byte, Capability::kSize>(reinterpret_cast<const std::byte*>(payload.data()),
-                                                    Capability::kSize));
+  return Capability::from_bytes(std::span<const std::byte, Capability::kSize>(
+      reinterpret_cast<const std::byte*>(payload.data()), Capability::kSize));
 }
 
 TransferableRef read_transferable_ext(std::span<const char> payload) {
   check_payload(kTransferableExt, payload);
-  return TransferableRef{name_of(payload), load_u64_be(payload.data())};
+  return TransferableRef{name_of(payload), load_big_endian<std::uint64_t>(payload.data())};
 }
 
 std::string demangled_name(const char* mangled) {
@@ -499,9 +556,11 @@ void throw_type_mismatch(const msgpack::object& found, const std::string& asked,
 
 Message message_from_object(const msgpack::object& object) {
   auto bytes = std::make_shared<std::vector<std::byte>>();
-  ByteSink sink(*bytes);
-  msgpack::packer<ByteSink> packer(sink);
-  packer.pack(object);
+  {
+    ByteSink sink(*bytes);  // *bytes is complete once the sink is gone
+    msgpack::packer<ByteSink> packer(sink);
+    packer.pack(object);
+  }
   return Message::decode(*bytes, bytes);
 }
 

@@ -1,0 +1,212 @@
+// Messages (DESIGN §4). Values are encoded as msgpack by detail::encode; a
+// received Message is dynamically typed, as in Dart: ask what it holds with
+// kind() or is<T>(), read it with as<T>(). A Message is itself sendable and is
+// then forwarded unchanged.
+#pragma once
+
+#include <isolated/detail/encode.hpp>
+#include <isolated/detail/msgpack_adaptors.hpp>
+#include <isolated/detail/value_traits.hpp>
+#include <isolated/error.hpp>
+
+#include <msgpack.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+
+namespace isolated {
+
+enum class MessageKind {
+  nil,
+  boolean,
+  integer,
+  floating,
+  string,
+  binary,
+  array,
+  map,
+  send_port,
+  capability,
+  transferable
+};
+
+// The friendly name of a kind, as MessageTypeError uses it: "nil", "bool",
+// "int", "float", "string", "bytes", "list", "map", "SendPort", "Capability",
+// "TransferableTypedData".
+std::string_view to_string(MessageKind kind) noexcept;
+
+class Message {
+ public:
+  // The deepest nesting of lists and maps a received message may have; deeper
+  // ones are rejected, since reading them recurses.
+  static constexpr std::size_t kMaxNesting = 512;
+
+  // The nil message. Allocates nothing.
+  Message() noexcept = default;
+
+  // Copies share the decoded message (a reference count), never the bytes.
+  Message(const Message&) = default;
+  Message& operator=(const Message&) = default;
+  // A moved-from Message is nil.
+  Message(Message&& other) noexcept;
+  Message& operator=(Message&& other) noexcept;
+  ~Message() = default;
+
+  // Decodes one msgpack value that must fill `bytes` exactly. The bytes are
+  // untrusted: anything malformed (bad or truncated msgpack, bytes after the
+  // value, nesting deeper than kMaxNesting, a list claiming more elements than
+  // there are bytes, an unknown or malformed extension) throws isolated::Error
+  // saying what is wrong. Memory use is bounded by a small multiple of
+  // bytes.size().
+  // With a `keep_alive`, the Message refers to `bytes` instead of copying them
+  // and holds `keep_alive` (e.g. the mapping of a shared-memory segment) as
+  // long as it, or a copy of it, lives. The bytes must not change meanwhile: a
+  // buffer that an untrusted process can still write must be copied (pass no
+  // keep_alive). Without one, the bytes are copied once.
+  static Message decode(std::span<const std::byte> bytes,
+                        std::shared_ptr<const void> keep_alive = {});
+
+  MessageKind kind() const noexcept;
+
+  // The value as a T. Throws MessageTypeError naming what was asked for and
+  // what the message holds ("message holds int, not string"). A
+  // std::string_view or const span T views the message's bytes and is valid
+  // while this Message (or a copy) lives. Reading a Message gives this one.
+  template <class T>
+  T as() const;
+
+  // Whether as<T>() would succeed. Never throws for the built-in types; for a
+  // user struct it converts on trial.
+  template <class T>
+  bool is() const;
+
+  // A readable, JSON-like rendering for logs and tests, such as
+  // [1, "a", {"k": true}, SendPort(/isolated.12.ab.inbox#3)].
+  std::string to_string() const;
+
+  // The msgpack encoding, exactly as received.
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+
+ private:
+  static constexpr std::byte kNilBytes[] = {std::byte{0xc0}};
+
+  Message(std::shared_ptr<const void> storage, const msgpack::object& root,
+          std::span<const std::byte> bytes) noexcept
+      : storage_(std::move(storage)), root_(root), bytes_(bytes) {}
+
+  // Owns the zone that holds root_'s tree and either holds a copy of the
+  // bytes or keeps the caller's buffer alive. Null for the nil message.
+  std::shared_ptr<const void> storage_;
+  msgpack::object root_;  // NIL by default
+  std::span<const std::byte> bytes_ = kNilBytes;
+};
+
+namespace detail {
+
+// Throws MessageTypeError: "message holds <found>, not <asked>". `cxx_name`
+// (a typeid name) explains a mismatch that the friendly names cannot, such as
+// an integer out of range for the requested type.
+[[noreturn]] void throw_type_mismatch(const msgpack::object& found, const std::string& asked,
+                                      const char* cxx_name);
+
+// A Message holding a part of another one (a Message member of a user
+// struct); the part is encoded anew.
+Message message_from_object(const msgpack::object& object);
+
+// Appends `bytes` to the packer's stream as they are: they are already a
+// complete msgpack value.
+template <class Stream>
+void pack_encoded(msgpack::packer<Stream>& packer, std::span<const std::byte> bytes) {
+  // pack_bin_body only appends raw bytes; it is the packer's one public way to do so.
+  constexpr std::size_t kChunk = 0x8000'0000;
+  while (!bytes.empty()) {
+    const std::size_t n = bytes.size() < kChunk ? bytes.size() : kChunk;
+    packer.pack_bin_body(reinterpret_cast<const char*>(bytes.data()),
+                         static_cast<std::uint32_t>(n));
+    bytes = bytes.subspan(n);
+  }
+}
+
+}  // namespace detail
+
+inline Message::Message(Message&& other) noexcept
+    : storage_(std::move(other.storage_)),
+      root_(std::exchange(other.root_, msgpack::object())),
+      bytes_(std::exchange(other.bytes_, kNilBytes)) {}
+
+inline Message& Message::operator=(Message&& other) noexcept {
+  if (this != &other) {
+    storage_ = std::move(other.storage_);
+    root_ = std::exchange(other.root_, msgpack::object());
+    bytes_ = std::exchange(other.bytes_, kNilBytes);
+  }
+  return *this;
+}
+
+template <class T>
+T Message::as() const {
+  static_assert(detail::Receivable<T>,
+                "isolated: Message::as<T>/is<T> cannot produce this type. Pointers, char arrays "
+                "and mutable spans can be sent but not received: read a std::string, "
+                "std::string_view, std::vector<std::uint8_t> or std::span<const std::byte>; a "
+                "struct needs MSGPACK_DEFINE and a default constructor.");
+  if constexpr (std::is_same_v<T, Message>) {
+    return *this;
+  } else if constexpr (detail::Receivable<T>) {
+    using traits = detail::value_traits<T>;
+    if (!traits::matches(root_, detail::Check::shape)) {
+      detail::throw_type_mismatch(root_, traits::name(), typeid(T).name());
+    }
+    try {
+      return root_.as<T>();
+    } catch (const msgpack::type_error&) {
+      // A member of a user struct did not match.
+      detail::throw_type_mismatch(root_, traits::name(), typeid(T).name());
+    }
+  }
+}
+
+template <class T>
+bool Message::is() const {
+  static_assert(detail::Receivable<T>,
+                "isolated: Message::as<T>/is<T> cannot produce this type (see Message::as).");
+  if constexpr (detail::Receivable<T>) {
+    return detail::value_traits<T>::matches(root_, detail::Check::full);
+  } else {
+    return false;
+  }
+}
+
+}  // namespace isolated
+
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+namespace adaptor {
+
+// A Message inside another value is written as its own bytes, unchanged.
+template <>
+struct pack<isolated::Message> {
+  template <class Stream>
+  packer<Stream>& operator()(packer<Stream>& out, const isolated::Message& message) const {
+    isolated::detail::pack_encoded(out, message.bytes());
+    return out;
+  }
+};
+
+template <>
+struct convert<isolated::Message> {
+  const msgpack::object& operator()(const msgpack::object& in, isolated::Message& message) const {
+    message = isolated::detail::message_from_object(in);
+    return in;
+  }
+};
+
+}  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS)
+}  // namespace msgpack
