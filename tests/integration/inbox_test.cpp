@@ -77,7 +77,7 @@ TEST_CASE("a producer killed mid-stream leaves only whole frames; other lanes go
   CHECK(ok);
   CHECK(steady.exit_code() == 0);
   // Whatever of the killed stream was published arrives; then nothing more.
-  inbox.drain([&](Delivery&& d) { checker.check(d.flags, d.port, d.payload.bytes); });
+  inbox.drain([&](Delivery&& d) { checker.check(d.flags, d.port, d.bytes); });
   CHECK(checker.error().empty());
   CHECK(checker.received(0) >= 20000);
 
@@ -113,10 +113,10 @@ TEST_CASE("big frames go out of line through a small lane and leave no segment",
     inbox.wait(50ms);
     inbox.drain([&](Delivery&& d) {
       REQUIRE(d.port == received);
-      REQUIRE(d.payload.bytes.size() == sizes[received]);
+      REQUIRE(d.bytes.size() == sizes[received]);
       std::vector<std::byte> expected(sizes[received]);
       fill_stream_payload(9, d.port, expected);
-      CHECK(same_bytes(d.payload.bytes, expected));
+      CHECK(same_bytes(d.bytes, expected));
       ++received;
     });
   }

@@ -40,7 +40,7 @@ inline bool consume(detail::Inbox& inbox, StreamChecker& checker, const std::fun
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool good = true;
   const auto sink = [&](detail::Delivery&& d) {
-    good = checker.check(d.flags, d.port, d.payload.bytes) && good;
+    good = checker.check(d.flags, d.port, d.bytes) && good;
   };
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;

@@ -99,6 +99,7 @@ TEST_CASE("a full lane refuses frames until the consumer frees space", "[unit][l
     LaneReader::Frame frame{};
     REQUIRE(lane.reader.next(frame) == LaneReader::Next::frame);
     lane.reader.consume();
+    lane.reader.wake_producer();
     consumed = true;
   });
   CHECK(lane.writer.write(FrameKind::message, 0, 1000, payload, [] { return true; }));

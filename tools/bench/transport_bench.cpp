@@ -66,10 +66,10 @@ int serve(const std::string& parent_inbox, int name_pipe, std::uint64_t stream_m
   bool stop = false;
   const std::function<void(Delivery&&)> sink = [&](Delivery&& d) {
     switch (d.port) {
-      case kEcho: send_or_throw(outbox, parent_inbox, kEcho, d.payload.bytes); break;
+      case kEcho: send_or_throw(outbox, parent_inbox, kEcho, d.bytes); break;
       case kStream:
         ++report.messages;
-        for (const std::byte b : d.payload.bytes) report.byte_sum += std::to_integer<unsigned>(b);
+        for (const std::byte b : d.bytes) report.byte_sum += std::to_integer<unsigned>(b);
         if (report.messages == stream_messages) {
           send_or_throw(outbox, parent_inbox, kReport, std::as_bytes(std::span(&report, 1)));
         }
@@ -124,7 +124,7 @@ Summary isolated_round_trip(const PeerConfig& config) {
     const auto start = Clock::now();
     send_or_throw(session.outbox, session.child_inbox, kEcho, message);
     receive_one(session.inbox, [&](const Delivery& d) {
-      if (d.payload.bytes.size() != message.size()) throw std::runtime_error("echo of wrong size");
+      if (d.bytes.size() != message.size()) throw std::runtime_error("echo of wrong size");
     });
     if (i >= config.warmup) {
       samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
@@ -147,10 +147,10 @@ double isolated_stream(const PeerConfig& config) {
   }
   Report report{};
   receive_one(session.inbox, [&](const Delivery& d) {
-    if (d.port != kReport || d.payload.bytes.size() != sizeof report) {
+    if (d.port != kReport || d.bytes.size() != sizeof report) {
       throw std::runtime_error("unexpected frame instead of the stream report");
     }
-    std::memcpy(&report, d.payload.bytes.data(), sizeof report);
+    std::memcpy(&report, d.bytes.data(), sizeof report);
   });
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (report.messages != config.stream_messages ||

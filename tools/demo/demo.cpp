@@ -63,7 +63,7 @@ void send(Outbox& outbox, const std::string& inbox, std::uint64_t port, const T&
 std::pair<std::uint64_t, Message> receive(Inbox& inbox) {
   std::optional<std::pair<std::uint64_t, Message>> got;
   const std::function<void(Delivery&&)> sink = [&](Delivery&& d) {
-    got.emplace(d.port, Message::decode(d.payload.bytes));
+    got.emplace(d.port, Message::decode(d.bytes));
   };
   while (!got) {
     inbox.wait(std::chrono::seconds(1));

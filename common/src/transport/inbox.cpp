@@ -146,6 +146,7 @@ std::size_t Inbox::drain(const std::function<void(Delivery&&)>& sink) {
       }
       if (deliver(lane, frame, sink)) ++delivered;
     }
+    lane.reader.wake_producer();
   }
   if (lost_a_lane || std::chrono::steady_clock::now() >= next_release_check_) {
     release_finished_lanes();
@@ -157,9 +158,15 @@ bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
                     const std::function<void(Delivery&&)>& sink) {
   const int pid = lane.reader.producer_pid();
   if (frame.kind != FrameKind::out_of_line) {
-    Delivery delivery{frame.kind, frame.flags, frame.port, pid, Payload::copy_of(frame.payload)};
+    // The sink reads the frame in the ring; only then is it consumed (also
+    // when the sink throws, so a bad frame is not handed out again).
+    try {
+      sink(Delivery{frame.kind, frame.flags, frame.port, pid, frame.payload, nullptr});
+    } catch (...) {
+      lane.reader.consume();
+      throw;
+    }
     lane.reader.consume();
-    sink(std::move(delivery));
     return true;
   }
 
@@ -179,7 +186,7 @@ bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
         Segment::open(segment_name, SegmentKind::out_of_line, static_cast<std::size_t>(ref.size)));
     segment->unlink();
     std::span<const std::byte> bytes(segment->data(), static_cast<std::size_t>(ref.size));
-    sink(Delivery{inner, frame.flags, frame.port, pid, Payload{std::move(segment), bytes}});
+    sink(Delivery{inner, frame.flags, frame.port, pid, bytes, std::move(segment)});
     return true;
   } catch (const Error& e) {
     report(LaneFault{lane.slot, pid, std::string("out-of-line message lost: ") + e.what(), false});

@@ -9,24 +9,32 @@
 #include "transport/doorbell.hpp"
 #include "transport/frame.hpp"
 #include "transport/lane.hpp"
-#include "transport/payload.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace isolated::detail {
 
-// One frame taken from a lane. Out-of-line frames arrive already resolved:
-// `kind` is the inner kind and `payload` the mapped segment.
+// One frame taken from a lane, handed to the drain's sink. Out-of-line frames
+// arrive already resolved: `kind` is the inner kind and `bytes` the mapped
+// segment.
+//
+// `bytes` is valid only during the sink's call, unless `owner` is set (an
+// out-of-line segment), in which case it is valid while `owner` lives. The
+// sender may still write these bytes (they are in its lane or its segment):
+// a sink that parses them must copy them first.
 struct Delivery {
   FrameKind kind;  // message or control
   std::uint16_t flags;
   std::uint64_t port;
   int producer_pid;
-  Payload payload;
+  std::span<const std::byte> bytes;
+  std::shared_ptr<const void> owner;
 };
 
 // Something a producer did wrong, and what the inbox did about it.

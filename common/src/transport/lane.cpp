@@ -76,7 +76,7 @@ bool LaneWriter::try_write(FrameKind kind, std::uint16_t flags, std::uint64_t po
 void LaneWriter::wait_for_space(std::size_t bytes, std::chrono::nanoseconds slice) noexcept {
   header_->producer_waiting.store(1, std::memory_order_relaxed);
   const std::uint32_t event = header_->space_event.load(std::memory_order_acquire);
-  // Pairs with the fence in LaneReader::publish_read_index (see the file comment).
+  // Pairs with the fence in LaneReader::wake_producer (see lane.hpp).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!has_room(bytes)) futex_wait(header_->space_event, event, slice);
   header_->producer_waiting.store(0, std::memory_order_relaxed);
@@ -122,8 +122,11 @@ LaneReader::Next LaneReader::fail(std::string reason) {
 
 LaneReader::Next LaneReader::next(Frame& frame) {
   if (closed()) return Next::corrupt;
-  // Acquire: pairs with the producer's release store, so the bytes are there.
-  const std::uint64_t write_index = header_->write_index.load(std::memory_order_acquire);
+  if (cached_write_index_ == read_index_) {
+    // Acquire: pairs with the producer's release store, so the bytes are there.
+    cached_write_index_ = header_->write_index.load(std::memory_order_acquire);
+  }
+  const std::uint64_t write_index = cached_write_index_;
   for (;;) {
     if (write_index == read_index_) return Next::empty;
     if (write_index < read_index_ || write_index - read_index_ > capacity_ ||
@@ -143,7 +146,7 @@ LaneReader::Next LaneReader::next(Frame& frame) {
                     " skips bytes that were never published");
       }
       read_index_ += gap;
-      publish_read_index();
+      header_->read_index.store(read_index_, std::memory_order_release);
       continue;
     }
 
@@ -180,12 +183,12 @@ LaneReader::Next LaneReader::next(Frame& frame) {
 void LaneReader::consume() noexcept {
   read_index_ += pending_bytes_;
   pending_bytes_ = 0;
-  publish_read_index();
-}
-
-void LaneReader::publish_read_index() noexcept {
   // Release: we are done reading the bytes before this index.
   header_->read_index.store(read_index_, std::memory_order_release);
+}
+
+void LaneReader::wake_producer() noexcept {
+  if (header_ == nullptr) return;
   // Pairs with the fence in LaneWriter::wait_for_space (see lane.hpp).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (header_->producer_waiting.load(std::memory_order_relaxed) != 0) {

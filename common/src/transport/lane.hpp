@@ -20,9 +20,12 @@
 //   producer loads it with acquire before it overwrites those bytes.
 // - A producer that finds the lane full sleeps on `space_event` (a futex word).
 //   It sets `producer_waiting`, loads `space_event`, issues a seq_cst fence and
-//   looks at `read_index` again; the consumer stores `read_index`, issues a
-//   seq_cst fence and reads `producer_waiting`. The fences guarantee that at
-//   least one side sees the other, so no wake-up is lost.
+//   looks at `read_index` again; the consumer, after a batch of frames, issues
+//   a seq_cst fence and reads `producer_waiting` (wake_producer). The fences
+//   guarantee that at least one side sees the other, so no wake-up is lost.
+// - Each side reads the other's index only when its cached copy says the ring
+//   is full (producer) or empty (consumer), so in a stream the indices' cache
+//   lines move between CPUs once per batch, not once per frame.
 //
 // Trust
 // -----
@@ -147,9 +150,12 @@ class LaneReader {
   // closed for good and fault() says why.
   Next next(Frame& frame);
 
-  // Releases the frame returned by the last next(), waking a producer that
-  // waits for space.
+  // Releases the frame returned by the last next(). Call wake_producer()
+  // after a batch of these.
   void consume() noexcept;
+
+  // Wakes the producer if it sleeps, waiting for the space consume() freed.
+  void wake_producer() noexcept;
 
   // Cheap: whether the producer has published anything not yet consumed.
   bool has_frames() const noexcept;
@@ -160,13 +166,13 @@ class LaneReader {
 
  private:
   Next fail(std::string reason);
-  void publish_read_index() noexcept;
 
   LaneHeader* header_ = nullptr;
   const std::byte* ring_ = nullptr;
   std::uint32_t capacity_ = 0;
   std::uint64_t read_index_ = 0;
-  std::size_t pending_bytes_ = 0;  // size of the frame next() returned
+  std::uint64_t cached_write_index_ = 0;  // refreshed only when the ring looks empty
+  std::size_t pending_bytes_ = 0;         // size of the frame next() returned
   int producer_pid_ = 0;
   std::string fault_;
 };

@@ -36,7 +36,7 @@ bool Outbox::receiver_alive(const Connection& connection) noexcept {
 std::shared_ptr<Outbox::Connection> Outbox::connect(std::string_view inbox_name) {
   {
     std::shared_lock lock(connections_mutex_);
-    const auto found = connections_.find(std::string(inbox_name));
+    const auto found = connections_.find(inbox_name);
     if (found != connections_.end()) return found->second;
   }
   auto connection = open_connection(inbox_name);
@@ -100,7 +100,7 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
 
 void Outbox::disconnect(std::string_view inbox_name) {
   std::unique_lock lock(connections_mutex_);
-  const auto found = connections_.find(std::string(inbox_name));
+  const auto found = connections_.find(inbox_name);
   if (found == connections_.end()) return;
   // A receiver that died before it mapped our lane could not unlink its name.
   unlink_segment(found->second->lane.name());

@@ -81,9 +81,18 @@ class Outbox {
                                std::uint16_t flags, std::span<const std::byte> payload);
   static bool receiver_alive(const Connection& connection) noexcept;
 
+  // Lets connections_ be searched by string_view: no string is built per send.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+
   Options options_;
   std::shared_mutex connections_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Connection>> connections_;
+  std::unordered_map<std::string, std::shared_ptr<Connection>, NameHash, std::equal_to<>>
+      connections_;
 };
 
 }  // namespace isolated::detail
