@@ -109,6 +109,7 @@ class Inbox {
   std::uint32_t seen_registrations_ = 0;
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
+  std::uint32_t drains_ = 0;
 };
 
 }  // namespace isolated::detail
