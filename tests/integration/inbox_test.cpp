@@ -183,7 +183,10 @@ TEST_CASE("a blocked sender gives up when the receiving process dies", "[integra
 }
 
 TEST_CASE("a consumer asleep on the doorbell is rung awake", "[integration][inbox]") {
-  Inbox inbox(Inbox::Options{.slot_count = 8, .spin = 0ns, .on_lane_fault = {}});
+  Inbox::Options options;
+  options.slot_count = 8;
+  options.spin = 0ns;  // fall asleep at once
+  Inbox inbox(options);
   const auto bell_before = inbox.doorbell().bell.load();
   auto child = ForkedProcess::start([&] {
     std::this_thread::sleep_for(200ms);  // long enough for the parent to fall asleep

@@ -97,8 +97,10 @@ TEST_CASE("garbage in one lane closes only that lane and names its producer",
   CAPTURE(expected_reason);
 
   std::vector<LaneFault> faults;
-  Inbox inbox(Inbox::Options{.slot_count = 8, .spin = Inbox::default_spin(),
-                             .on_lane_fault = [&](const LaneFault& f) { faults.push_back(f); }});
+  Inbox::Options options;
+  options.slot_count = 8;
+  options.on_lane_fault = [&](const LaneFault& f) { faults.push_back(f); };
+  Inbox inbox(options);
   const std::uint64_t count = 3000;
   const std::size_t max_size = 500;
   auto honest = ForkedProcess::start([&] { return produce(inbox.name(), 1, count, max_size); });

@@ -29,6 +29,14 @@ class SendPort {
   const std::string& inbox_name() const noexcept { return inbox_name_; }
   std::uint64_t port_id() const noexcept { return port_id_; }
 
+  // Sends `message` to the port. It never blocks for long: only while the
+  // receiver's lane is full and the receiver lives. Returns false when the
+  // port is known to be gone (closed in this process, or its isolate ended);
+  // a message to a port that is gone is dropped, as in Dart. Defined with the
+  // isolate runtime, in <isolated/isolated.hpp>.
+  template <class T>
+  bool send(T&& message) const;
+
   friend bool operator==(const SendPort&, const SendPort&) = default;
 
  private:

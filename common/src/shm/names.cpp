@@ -33,7 +33,7 @@ int& cached_root_pid() {
 
 std::optional<SegmentKind> kind_from_string(std::string_view text) {
   for (auto kind : {SegmentKind::inbox, SegmentKind::lane, SegmentKind::out_of_line,
-                    SegmentKind::transferable}) {
+                    SegmentKind::transferable, SegmentKind::boot}) {
     if (to_string(kind) == text) return kind;
   }
   return std::nullopt;
@@ -54,6 +54,7 @@ std::string_view to_string(SegmentKind kind) noexcept {
     case SegmentKind::lane: return "lane";
     case SegmentKind::out_of_line: return "oob";
     case SegmentKind::transferable: return "ttd";
+    case SegmentKind::boot: return "boot";
   }
   return "unknown";
 }
@@ -61,6 +62,8 @@ std::string_view to_string(SegmentKind kind) noexcept {
 int session_root_pid() { return cached_root_pid(); }
 
 void become_session_root() { cached_root_pid() = static_cast<int>(::getpid()); }
+
+void join_session(int root_pid) { cached_root_pid() = root_pid; }
 
 std::string make_segment_name(SegmentKind kind) {
   std::string name = "/";

@@ -13,7 +13,7 @@
 
 namespace isolated::detail {
 
-enum class SegmentKind { inbox, lane, out_of_line, transferable };
+enum class SegmentKind { inbox, lane, out_of_line, transferable, boot };
 
 std::string_view to_string(SegmentKind kind) noexcept;
 
@@ -27,6 +27,9 @@ int session_root_pid();
 // Makes this process the root of its own session (used after fork in tests and
 // by a root started from another root).
 void become_session_root();
+
+// Joins the session of `root_pid` (a worker, told by its parent).
+void join_session(int root_pid);
 
 // A fresh, unguessable name in this session.
 std::string make_segment_name(SegmentKind kind);

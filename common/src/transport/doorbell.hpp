@@ -63,13 +63,18 @@ struct CrashReportArea {
   char text[kCrashTextBytes];  // backtrace lines, not NUL-terminated
 };
 
+inline constexpr std::size_t kMaxDebugNameBytes = 64;
+
 struct DoorbellHeader {
   std::uint64_t magic;
   std::uint32_t layout_version;
   std::uint32_t slot_count;
   std::int32_t owner_pid;
   std::int32_t root_pid;
+  std::int32_t parent_pid;  // 0 for a root isolate
   SharedAtomic<std::uint32_t> state;  // an InboxState
+  std::uint32_t debug_name_length;
+  char debug_name[kMaxDebugNameBytes];  // the owner's debug name, not NUL-terminated
 
   alignas(kCacheLine) SharedAtomic<std::uint32_t> bell;  // futex word
   SharedAtomic<std::uint32_t> sleeping_consumers;
@@ -81,7 +86,7 @@ struct DoorbellHeader {
 static_assert(std::is_standard_layout_v<DoorbellHeader>);
 
 inline constexpr std::uint64_t kDoorbellMagic = 0x6c6c6542642e736c;  // "ls.dBell"
-inline constexpr std::uint32_t kDoorbellLayoutVersion = 1;
+inline constexpr std::uint32_t kDoorbellLayoutVersion = 2;
 inline constexpr std::uint32_t kDefaultSlotCount = 64;
 inline constexpr std::uint32_t kMaxSlotCount = 4096;
 

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -59,6 +60,10 @@ Inbox::Inbox(Options options) : options_(std::move(options)) {
   slot_count_ = options_.slot_count;
   segment_ = Segment::create(SegmentKind::inbox, doorbell_bytes(slot_count_));
   header_ = initialize_doorbell(segment_.data(), slot_count_, static_cast<int>(::getpid()));
+  header_->parent_pid = options_.parent_pid;
+  const std::size_t name_length = std::min(options_.debug_name.size(), kMaxDebugNameBytes);
+  std::memcpy(header_->debug_name, options_.debug_name.data(), name_length);
+  header_->debug_name_length = static_cast<std::uint32_t>(name_length);
   slots_ = doorbell_slots(header_);
   set_state(InboxState::alive);
 }
@@ -75,6 +80,12 @@ Inbox::~Inbox() {
     }
   }
   // Wake senders that wait for space in a lane: they see the inbox dead.
+  header_->bell.fetch_add(1, std::memory_order_release);
+  futex_wake(header_->bell, INT32_MAX);
+}
+
+void Inbox::interrupt() noexcept {
+  interrupted_.store(true, std::memory_order_release);
   header_->bell.fetch_add(1, std::memory_order_release);
   futex_wake(header_->bell, INT32_MAX);
 }
@@ -223,6 +234,7 @@ bool Inbox::wait(std::chrono::nanoseconds timeout) {
     // Spin on the lanes, looking at the clock only every 16 rounds.
     for (int round = 0; round < 16; ++round) {
       if (has_pending()) return true;
+      if (interrupted_.exchange(false, std::memory_order_acq_rel)) return false;
       spin_step();
     }
     const auto now = std::chrono::steady_clock::now();
@@ -234,7 +246,9 @@ bool Inbox::wait(std::chrono::nanoseconds timeout) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // Wake up now and then to release lanes of producers that died.
     const auto slice = std::min<std::chrono::nanoseconds>(deadline - now, kReleaseCheckInterval);
-    if (!has_pending()) futex_wait(header_->bell, bell, slice);
+    if (!has_pending() && !interrupted_.load(std::memory_order_acquire)) {
+      futex_wait(header_->bell, bell, slice);
+    }
     header_->sleeping_consumers.fetch_sub(1, std::memory_order_relaxed);
     if (std::chrono::steady_clock::now() >= next_release_check_) release_finished_lanes();
   }

@@ -2,7 +2,7 @@
 // attaches the lanes producers register, and drains them (DESIGN §3).
 //
 // Thread-safety: one thread at a time (the runtime serializes its drainers);
-// only name() may be called from any thread.
+// only name() and interrupt() may be called from any thread.
 #pragma once
 
 #include "shm/segment.hpp"
@@ -10,6 +10,7 @@
 #include "transport/frame.hpp"
 #include "transport/lane.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,9 @@ class Inbox {
  public:
   struct Options {
     std::uint32_t slot_count = kDefaultSlotCount;
+    // Shown by isolated-ps; cut to kMaxDebugNameBytes.
+    std::string debug_name;
+    int parent_pid = 0;  // 0 for a root isolate
     // How long wait() spins before it sleeps on the futex: a wake-up costs far
     // more than a short spin (PERF.md). ISOLATED_SPIN_US overrides it.
     std::chrono::nanoseconds spin = default_spin();
@@ -82,6 +86,9 @@ class Inbox {
   // the doorbell. Returns has_pending().
   bool wait(std::chrono::nanoseconds timeout);
 
+  // Makes a wait() in progress, or the next one, return at once. Any thread.
+  void interrupt() noexcept;
+
   void set_state(InboxState state) noexcept;
   DoorbellHeader& doorbell() const noexcept { return *header_; }
   std::size_t attached_lane_count() const noexcept { return lanes_.size(); }
@@ -110,6 +117,7 @@ class Inbox {
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
   std::uint32_t drains_ = 0;
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace isolated::detail

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <thread>
 
 namespace isolated::detail {
 
@@ -96,6 +97,26 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
                                 : write(*connection, port, kind, flags, payload);
   if (result == SendResult::inbox_gone) disconnect(inbox_name);
   return result;
+}
+
+bool Outbox::wait_drained(std::string_view inbox_name) {
+  std::shared_ptr<Connection> connection;
+  {
+    std::shared_lock lock(connections_mutex_);
+    const auto found = connections_.find(inbox_name);
+    if (found == connections_.end()) return true;  // nothing was sent there
+    connection = found->second;
+  }
+  for (;;) {
+    {
+      std::lock_guard lock(connection->mutex);
+      if (connection->writer.drained()) return true;
+    }
+    if (!receiver_alive(*connection)) return false;
+    // The consumer drains continuously; a short sleep costs nothing here (an
+    // isolate on its way out).
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 void Outbox::disconnect(std::string_view inbox_name) {

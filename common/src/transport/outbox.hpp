@@ -52,6 +52,10 @@ class Outbox {
   SendResult send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                   std::uint16_t flags, std::span<const std::byte> payload);
 
+  // Waits until the receiver has taken every frame this process sent to
+  // `inbox_name` out of the lane, or is gone. Returns false if it is gone.
+  bool wait_drained(std::string_view inbox_name);
+
   // The largest payload that travels inside the lane.
   std::size_t max_inline_payload() const noexcept {
     return detail::max_inline_payload(options_.lane_capacity);

@@ -2,6 +2,12 @@
 #pragma once
 
 #include <isolated/capability.hpp>
+#include <isolated/compute.hpp>
 #include <isolated/error.hpp>
+#include <isolated/init.hpp>
+#include <isolated/isolate.hpp>
 #include <isolated/message.hpp>
+#include <isolated/receive_port.hpp>
+#include <isolated/send.hpp>
 #include <isolated/send_port.hpp>
+#include <isolated/spawn.hpp>

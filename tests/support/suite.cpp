@@ -1,8 +1,10 @@
-// The main of every test suite: Catch2, then the leftovers check. A test that
-// leaves a child process or a segment of this session behind fails the run,
-// and what it left is removed so the next test starts clean.
+// Catch2, then the leftovers check. A test that leaves a child process or a
+// segment of this session behind fails the run, and what it left is removed
+// so the next test starts clean.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
+
+#include "support/suite.hpp"
 
 #include "shm/names.hpp"
 #include "support/leftovers.hpp"
@@ -10,9 +12,12 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <cstdio>
 
-int main(int argc, char** argv) {
+namespace isolated::test {
+
+int run_suite(int argc, char** argv, const std::vector<std::string>& still_in_use) {
   // Orphaned grandchildren are re-parented to us, so we can see and reap them.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // Fix the session root before any fork, so forked test processes name their
@@ -27,7 +32,10 @@ int main(int argc, char** argv) {
   }
   isolated::test::kill_and_reap(children);
 
-  const auto segments = isolated::detail::list_session_segments(root);
+  auto segments = isolated::detail::list_session_segments(root);
+  std::erase_if(segments, [&](const std::string& name) {
+    return std::find(still_in_use.begin(), still_in_use.end(), name) != still_in_use.end();
+  });
   for (const auto& name : segments) {
     std::fprintf(stderr, "LEFTOVER: shared-memory segment /dev/shm%s\n", name.c_str());
     ::shm_unlink(name.c_str());
@@ -35,3 +43,5 @@ int main(int argc, char** argv) {
   if (!children.empty() || !segments.empty()) ++failures;
   return failures > 0 ? 1 : 0;
 }
+
+}  // namespace isolated::test

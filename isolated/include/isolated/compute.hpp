@@ -1,0 +1,159 @@
+// compute(f, arg) and run(f): a one-shot isolate that runs one function and
+// brings back its result, or its exception as RemoteError, or why it died as
+// IsolateExited (DESIGN §1, §6; Flutter's compute, Dart's Isolate.run).
+#pragma once
+
+#include <isolated/detail/encode.hpp>
+#include <isolated/detail/entry.hpp>
+#include <isolated/detail/exceptions.hpp>
+#include <isolated/error.hpp>
+#include <isolated/isolate.hpp>
+#include <isolated/message.hpp>
+
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace isolated::detail {
+
+// How an isolate ended, as its parent saw it.
+struct ExitInfo {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  bool clean = false;        // it said goodbye before it exited
+  std::string description;   // "exited with code 3", "killed by SIGSEGV (Segmentation fault)"
+  std::string crash_report;  // signal, fault address, backtrace; "" if none
+};
+
+// Called once, on the supervisor's thread, when the compute isolate has ended:
+// with its reply if it sent one, and how it ended.
+using ComputeDone = std::function<void(std::optional<Message> reply, const ExitInfo& exit)>;
+
+// Spawns an isolate running `entry` with the message that `encode_message`
+// writes for the given reply port. Throws IsolateSpawnError.
+void spawn_compute(const EntryPoint& entry,
+                   const std::function<void(const SendPort& reply, std::vector<std::byte>& out)>&
+                       encode_message,
+                   ComputeDone done);
+
+// Runs in the worker: calls `invoke` and sends its outcome to the reply
+// port, then ends the isolate. Outcome: [0, result] ([0] for void), or
+// [1, type name, what(), stack trace].
+template <class R, class Invoke>
+[[noreturn]] void report_outcome(const SendPort& reply, Invoke&& invoke) {
+  std::vector<std::byte> outcome;
+  const auto failed = [&](std::string what) {
+    outcome.clear();
+    encode(std::tuple<int, std::string, std::string, std::string>(
+               1, current_exception_type_name(), std::move(what), current_stack_trace()),
+           outcome);
+  };
+  try {
+    if constexpr (std::is_void_v<R>) {
+      invoke();
+      encode(std::tuple<int>(0), outcome);
+    } else {
+      encode(std::tuple<int, const R&>(0, invoke()), outcome);
+    }
+  } catch (const std::exception& e) {
+    failed(e.what());
+  } catch (...) {
+    failed("a non-std::exception was thrown");
+  }
+  exit_isolate(reply, outcome);
+}
+
+// The trampolines: compute(f, arg) sends [reply, arg], run(f) sends [reply, nil].
+template <class R, class Param>
+void call_compute(AnyFunction target, Message message) {
+  auto [reply, argument] = message.as<std::tuple<SendPort, Message>>();
+  auto* function = reinterpret_cast<R (*)(Param)>(target);
+  report_outcome<R>(reply, [&]() -> R { return function(argument.as<std::remove_cvref_t<Param>>()); });
+}
+
+template <class R>
+void call_run(AnyFunction target, Message message) {
+  auto [reply, nothing] = message.as<std::tuple<SendPort, Message>>();
+  auto* function = reinterpret_cast<R (*)()>(target);
+  report_outcome<R>(reply, [&]() -> R { return function(); });
+}
+
+template <class R>
+void settle(std::promise<R>& promise, std::optional<Message> reply, const ExitInfo& exit) {
+  try {
+    if (!reply) {
+      throw IsolateExited("the compute isolate " + exit.description + " before it sent a result",
+                          exit.exit_code, exit.signal, exit.crash_report);
+    }
+    const auto tag = reply->as<std::vector<Message>>();
+    if (!tag.empty() && tag[0].as<int>() == 1) {
+      const auto [kind, type, what, stack] =
+          reply->as<std::tuple<int, std::string, std::string, std::string>>();
+      throw RemoteError(type, what, stack);
+    }
+    if constexpr (std::is_void_v<R>) {
+      promise.set_value();
+    } else {
+      promise.set_value(std::get<1>(reply->as<std::tuple<int, R>>()));
+    }
+  } catch (...) {
+    promise.set_exception(std::current_exception());
+  }
+}
+
+template <class R, class Arg>
+std::future<R> start_compute(AnyFunction function, EntryTrampoline trampoline, Arg argument) {
+  auto promise = std::make_shared<std::promise<R>>();
+  std::future<R> future = promise->get_future();
+  spawn_compute(
+      EntryPoint{trampoline, function},
+      [&](const SendPort& reply, std::vector<std::byte>& out) {
+        encode(std::tuple<const SendPort&, const Arg&>(reply, argument), out);
+      },
+      [promise](std::optional<Message> reply, const ExitInfo& exit) {
+        settle(*promise, std::move(reply), exit);
+      });
+  return future;
+}
+
+}  // namespace isolated::detail
+
+namespace isolated {
+
+// Runs f(arg) in a new isolate. F is a plain function or a capture-less lambda.
+template <class F, class A>
+std::future<std::invoke_result_t<F&, std::decay_t<A>>> compute(F f, A&& arg) {
+  detail::check_stateless<F>();
+  using R = std::invoke_result_t<F&, std::decay_t<A>>;
+  if constexpr (detail::is_stateless_callable<F>) {
+    auto* function = +f;
+    using Param = typename detail::entry_argument<decltype(function)>::type;
+    return detail::start_compute<R>(reinterpret_cast<detail::AnyFunction>(function),
+                                           &detail::call_compute<R, Param>,
+                                           std::decay_t<A>(std::forward<A>(arg)));
+  } else {
+    return {};
+  }
+}
+
+// Runs f() in a new isolate (Dart's Isolate.run).
+template <class F>
+std::future<std::invoke_result_t<F&>> run(F f) {
+  detail::check_stateless<F>();
+  using R = std::invoke_result_t<F&>;
+  if constexpr (detail::is_stateless_callable<F>) {
+    auto* function = +f;
+    return detail::start_compute<R>(
+        reinterpret_cast<detail::AnyFunction>(function), &detail::call_run<R>, nullptr);
+  } else {
+    return {};
+  }
+}
+
+}  // namespace isolated

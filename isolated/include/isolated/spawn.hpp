@@ -1,0 +1,32 @@
+// Isolate::spawn and Isolate::spawn_uri: the spawning side (DESIGN §2).
+#pragma once
+
+#include <isolated/detail/encode.hpp>
+#include <isolated/detail/entry.hpp>
+#include <isolated/isolate.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace isolated::detail {
+
+// Starts a worker running `entry` with the encoded `message`; returns once it
+// runs (or is ready, when paused). Throws IsolateSpawnError.
+Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
+                      const SpawnOptions& options);
+
+}  // namespace isolated::detail
+
+namespace isolated {
+
+template <class Entry, class Arg>
+Isolate Isolate::spawn(Entry entry, Arg&& message, SpawnOptions options) {
+  const detail::EntryPoint entry_point = detail::make_entry_point(entry);
+  std::vector<std::byte> bytes;
+  detail::encode(message, bytes);
+  return detail::spawn_isolate(entry_point, bytes, options);
+}
+
+}  // namespace isolated

@@ -1,0 +1,287 @@
+#include "supervisor.hpp"
+
+#include "crash_report.hpp"
+#include "os/syscall.hpp"
+#include "runtime.hpp"
+#include "shm/segment.hpp"
+#include "supervisor_protocol.hpp"
+#include "transport/doorbell.hpp"
+
+#include <isolated/error.hpp>
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace isolated::detail {
+namespace {
+
+struct Child {
+  int pidfd = -1;
+  std::uint64_t spawn_id = 0;
+  std::optional<SendPort> control;  // known once it said hello
+  bool ended = false;
+  bool abandoned = false;  // its spawn gave up waiting for the hello
+  bool said_goodbye = false;
+  bool reported_its_errors = false;
+  std::string end_description;
+  std::vector<std::pair<SendPort, Message>> exit_listeners;
+  std::vector<SendPort> error_listeners;
+  std::function<void(const ExitInfo&)> on_end;
+};
+
+std::string signal_name(int signal) {
+  const char* abbreviation = sigabbrev_np(signal);
+  const char* description = sigdescr_np(signal);
+  return std::string("SIG") + (abbreviation ? abbreviation : std::to_string(signal)) + " (" +
+         (description ? description : "unknown signal") + ")";
+}
+
+// Removes what a dead child leaves in /dev/shm: its inbox, and the lanes that
+// senders registered there but it never mapped. Returns its crash report.
+std::string bury_inbox(const std::string& inbox_name, bool crashed) {
+  std::string report;
+  try {
+    Segment segment = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
+    segment.unlink();
+    DoorbellHeader* header = checked_doorbell(segment.data(), segment.size());
+    header->state.store(static_cast<std::uint32_t>(InboxState::dead));
+    // Senders waiting for space in a lane see the inbox dead.
+    header->bell.fetch_add(1);
+    LaneSlot* slots = doorbell_slots(header);
+    const std::uint32_t slot_count = header->slot_count;  // checked just above
+    for (std::uint32_t i = 0; i < slot_count; ++i) {
+      if (slots[i].state.load() != static_cast<std::uint32_t>(SlotState::ready)) continue;
+      const std::uint32_t length = slots[i].name_length;
+      if (length == 0 || length > kMaxSegmentNameBytes) continue;
+      const std::string_view lane(slots[i].lane_name, length);
+      const auto parsed = parse_segment_name(lane);
+      if (parsed && parsed->kind == SegmentKind::lane) unlink_segment(lane);
+    }
+    if (crashed) report = render_crash_report(header->crash);
+  } catch (const Error&) {
+    // Already gone: it removed its own name on the way out.
+  }
+  return report;
+}
+
+}  // namespace
+
+struct Supervisor::State {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::unordered_map<int, Child> children;
+  int epoll_fd = -1;
+  std::thread thread;
+
+  void serve();
+  void end(int pid);
+};
+
+Supervisor& Supervisor::get() {
+  // Never destroyed: children may end while the process is exiting.
+  static Supervisor* supervisor = new Supervisor();
+  return *supervisor;
+}
+
+Supervisor::Supervisor() : state_(new State) {
+  state_->epoll_fd = checked("epoll_create1", [] { return ::epoll_create1(EPOLL_CLOEXEC); });
+  state_->thread = std::thread([state = state_] { state->serve(); });
+  state_->thread.detach();
+}
+
+void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> on_exit,
+                       std::optional<SendPort> on_error,
+                       std::function<void(const ExitInfo&)> on_end) {
+  // A pidfd works on a child that already ended, as long as it is unreaped.
+  const int pidfd = static_cast<int>(
+      checked("pidfd_open", [&] { return ::syscall(SYS_pidfd_open, pid, 0); }));
+  {
+    std::lock_guard lock(state_->mutex);
+    Child& child = state_->children[pid];
+    child.pidfd = pidfd;
+    child.spawn_id = spawn_id;
+    if (on_exit) child.exit_listeners.emplace_back(*on_exit, Message());
+    if (on_error) child.error_listeners.push_back(*on_error);
+    child.on_end = std::move(on_end);
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = pid;
+  checked("epoll_ctl", [&] { return ::epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, pidfd, &event); });
+}
+
+SendPort Supervisor::wait_for_hello(int pid, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  const bool settled = state_->changed.wait_for(lock, timeout, [&] {
+    const auto found = state_->children.find(pid);
+    return found == state_->children.end() || found->second.control || found->second.ended;
+  });
+  const auto found = state_->children.find(pid);
+  if (found == state_->children.end()) throw IsolateSpawnError("the worker process vanished");
+  if (found->second.control) return *found->second.control;
+  if (!settled) {
+    found->second.abandoned = true;
+    ::kill(pid, SIGKILL);  // the supervisor reaps it
+    throw IsolateSpawnError(
+        "the worker process " + std::to_string(pid) + " did not start within " +
+        std::to_string(timeout.count()) +
+        " ms (handshake timeout): the program must call isolated::init(argc, argv) first thing "
+        "in main, before anything that could block or exit");
+  }
+  const std::string how = found->second.end_description;
+  state_->children.erase(found);
+  throw IsolateSpawnError("the worker process " + std::to_string(pid) + " " + how +
+                          " before its entry could run (its stderr says why)");
+}
+
+void Supervisor::on_report(Message report) {
+  try {
+    const auto parts = report.as<std::vector<Message>>();
+    const auto kind = static_cast<Report>(parts.at(0).as<int>());
+    const int pid = kind == Report::hello ? parts.at(2).as<int>() : parts.at(1).as<int>();
+    std::lock_guard lock(state_->mutex);
+    const auto found = state_->children.find(pid);
+    if (found == state_->children.end()) return;  // not a child of ours
+    Child& child = found->second;
+    switch (kind) {
+      case Report::hello: {
+        const auto [_, spawn_id, __, control] =
+            report.as<std::tuple<int, std::uint64_t, int, SendPort>>();
+        if (spawn_id == child.spawn_id) child.control = control;
+        break;
+      }
+      case Report::add_exit_listener: {
+        auto [_, __, port, response] = report.as<std::tuple<int, int, SendPort, Message>>();
+        std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
+        child.exit_listeners.emplace_back(port, std::move(response));
+        break;
+      }
+      case Report::remove_exit_listener: {
+        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+        std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
+        break;
+      }
+      case Report::add_error_listener: {
+        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+        if (std::find(child.error_listeners.begin(), child.error_listeners.end(), port) ==
+            child.error_listeners.end()) {
+          child.error_listeners.push_back(port);
+        }
+        break;
+      }
+      case Report::remove_error_listener: {
+        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+        std::erase(child.error_listeners, port);
+        break;
+      }
+      case Report::goodbye: {
+        const auto [_, __, reported] = report.as<std::tuple<int, int, bool>>();
+        child.said_goodbye = true;
+        child.reported_its_errors = reported;
+        break;
+      }
+    }
+    state_->changed.notify_all();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "isolated: ignored a malformed report from a child: %s\n", e.what());
+  }
+}
+
+void Supervisor::State::serve() {
+  epoll_event events[16];
+  for (;;) {
+    const int ready = ::epoll_wait(epoll_fd, events, 16, -1);
+    for (int i = 0; i < ready; ++i) end(events[i].data.fd);
+  }
+}
+
+void Supervisor::State::end(int pid) {
+  int pidfd = -1;
+  {
+    std::lock_guard lock(mutex);
+    const auto found = children.find(pid);
+    if (found == children.end()) return;
+    pidfd = found->second.pidfd;
+  }
+  siginfo_t info{};
+  if (retry_on_eintr([&] { return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED); }) !=
+      0) {
+    return;
+  }
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);
+  ::close(pidfd);
+
+  ExitInfo exit;
+  if (info.si_code == CLD_EXITED) {
+    exit.exit_code = info.si_status;
+  } else {
+    exit.signal = info.si_status;
+  }
+  std::optional<SendPort> control;
+  {
+    std::lock_guard lock(mutex);
+    control = children[pid].control;
+  }
+  if (control) exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
+  // Its last messages to us (a compute result, its goodbye) are in our lanes.
+  if (Runtime* runtime = Runtime::current()) runtime->drain_now();
+
+  exit.description = "ended";  // refined below
+  Child child;
+  {
+    std::lock_guard lock(mutex);
+    Child& record = children[pid];
+    child.said_goodbye = record.said_goodbye;
+    child.reported_its_errors = record.reported_its_errors;
+    child.exit_listeners = std::move(record.exit_listeners);
+    child.error_listeners = std::move(record.error_listeners);
+    child.on_end = std::move(record.on_end);
+  }
+  exit.clean = child.said_goodbye && exit.exit_code == 0;
+  if (exit.signal) {
+    exit.description = "was killed by " + signal_name(*exit.signal);
+  } else if (!child.said_goodbye) {
+    exit.description = "exited with code " + std::to_string(*exit.exit_code) +
+                       " without the runtime's goodbye (exit() or a failed start)";
+  } else {
+    exit.description = "exited with code " + std::to_string(*exit.exit_code);
+  }
+
+  Runtime* runtime = Runtime::current();
+  if (runtime != nullptr && !exit.clean && !child.reported_its_errors) {
+    std::vector<std::byte> bytes;
+    encode(std::vector<std::string>{"isolate " + std::to_string(pid) + " " + exit.description,
+                                    exit.crash_report},
+           bytes);
+    for (const auto& port : child.error_listeners) runtime->post(port, bytes, FrameKind::message);
+  }
+  if (runtime != nullptr) {
+    for (const auto& [port, response] : child.exit_listeners) {
+      runtime->post(port, response.bytes(), FrameKind::message);
+    }
+  }
+  if (child.on_end) child.on_end(exit);
+  {
+    std::lock_guard lock(mutex);
+    Child& record = children[pid];
+    record.ended = true;
+    record.end_description = exit.description;
+    // A spawn still waiting for the hello reads the description, then erases.
+    if (record.control || record.abandoned) children.erase(pid);
+  }
+  changed.notify_all();
+}
+
+}  // namespace isolated::detail

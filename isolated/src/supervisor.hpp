@@ -1,0 +1,43 @@
+// The parent's watch over its children (DESIGN §6): one thread waits on a
+// pidfd per child. When a child ends it is reaped at once, its inbox is marked
+// dead and removed, its last messages are drained, its exit listeners fire,
+// its error listeners learn why if the end was abnormal (with the crash
+// report), and whoever waits on it (compute) is told how it ended.
+#pragma once
+
+#include <isolated/compute.hpp>
+#include <isolated/message.hpp>
+#include <isolated/send_port.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace isolated::detail {
+
+class Supervisor {
+ public:
+  // The supervisor of this process, started on first use.
+  static Supervisor& get();
+
+  // Starts watching a child that was just launched for spawn `spawn_id`.
+  void watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> on_exit,
+             std::optional<SendPort> on_error, std::function<void(const ExitInfo&)> on_end);
+
+  // Waits for the child's hello. Returns its control port; throws
+  // IsolateSpawnError if the child ends first or `timeout` passes (and then
+  // kills it).
+  SendPort wait_for_hello(int pid, std::chrono::milliseconds timeout);
+
+  // The runtime hands over every report that arrives on the supervisor port.
+  void on_report(Message report);
+
+ private:
+  Supervisor();
+  struct State;
+  State* state_;
+};
+
+}  // namespace isolated::detail

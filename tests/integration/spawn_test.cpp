@@ -1,0 +1,65 @@
+// Spawning isolates and talking to them through ports.
+#include <catch2/catch.hpp>
+
+#include <isolated/isolated.hpp>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <tuple>
+
+using namespace isolated;
+using namespace std::chrono_literals;
+
+namespace {
+
+void echo_entry(SendPort reply) {
+  ReceivePort inbox;
+  reply.send(inbox.send_port());
+  for (;;) {
+    Message m = inbox.receive();
+    if (m.is<std::nullptr_t>()) return;
+    reply.send(m);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a spawned isolate answers through the port it was sent", "[integration][spawn]") {
+  ReceivePort port;
+  SpawnOptions options;
+  options.debug_name = "echo";
+  Isolate isolate = Isolate::spawn(&echo_entry, port.send_port(), options);
+  auto worker = port.receive_for(10s);
+  REQUIRE(worker);
+  const SendPort to_worker = worker->as<SendPort>();
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(to_worker.send(std::tuple<int, std::string>(i, "hello")));
+    auto back = port.receive_for(10s);
+    REQUIRE(back);
+    const auto [n, text] = back->as<std::tuple<int, std::string>>();
+    CHECK(n == i);
+    CHECK(text == "hello");
+  }
+  CHECK(isolate.pid() > 0);
+  CHECK(isolate.pid() != ::getpid());
+  CHECK(isolate.debug_name() == "echo");
+  std::ifstream comm("/proc/" + std::to_string(isolate.pid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  CHECK(name == "echo");
+
+  ReceivePort exited;
+  isolate.add_on_exit_listener(exited.send_port(), std::string("bye"));
+  to_worker.send(nullptr);
+  auto bye = exited.receive_for(10s);
+  REQUIRE(bye);
+  CHECK(bye->as<std::string>() == "bye");
+}
+
+TEST_CASE("compute brings back a result", "[integration][compute]") {
+  auto future = compute([](int x) { return x * 2; }, 21);
+  REQUIRE(future.wait_for(10s) == std::future_status::ready);
+  CHECK(future.get() == 42);
+}

@@ -1,0 +1,47 @@
+// The boot record: everything a parent tells a worker it starts. It travels
+// in a shared-memory segment of kind "boot" whose name is the worker's only
+// command-line argument after --isolated-worker; the worker unlinks it at once.
+#pragma once
+
+#include "modules.hpp"
+
+#include <isolated/capability.hpp>
+#include <isolated/message.hpp>
+#include <isolated/send_port.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace isolated::detail {
+
+inline constexpr std::string_view kWorkerFlag = "--isolated-worker";
+
+struct BootRecord {
+  int root_pid = 0;
+  int parent_pid = 0;
+  std::string parent_inbox;
+  std::uint64_t spawn_id = 0;
+  std::string debug_name;
+  CodeAddress trampoline;
+  CodeAddress target;
+  bool paused = false;
+  bool errors_are_fatal = true;
+  std::optional<SendPort> on_exit;
+  std::optional<SendPort> on_error;
+  std::uint64_t lane_bytes = 0;
+  Capability pause_capability;
+  Capability terminate_capability;
+  std::vector<std::uint8_t> message;  // the encoded argument of the entry
+  MSGPACK_DEFINE(root_pid, parent_pid, parent_inbox, spawn_id, debug_name, trampoline, target,
+                 paused, errors_are_fatal, on_exit, on_error, lane_bytes, pause_capability,
+                 terminate_capability, message)
+};
+
+// If this process was started as a worker (argv[1] is kWorkerFlag), runs the
+// isolate and ends the process; otherwise returns.
+void run_worker_if_spawned(int argc, char** argv);
+
+}  // namespace isolated::detail

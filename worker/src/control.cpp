@@ -1,0 +1,168 @@
+// The control plane inside an isolate (DESIGN §5): commands that arrive on
+// the control port, handled by whichever thread drains, before any queued
+// message and also while the isolate's own code is busy.
+#include "runtime.hpp"
+#include "shm/names.hpp"
+#include "supervisor_protocol.hpp"
+
+#include <isolated/error.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <tuple>
+
+namespace isolated::detail {
+namespace {
+
+std::vector<std::byte> bytes_of(const Capability& capability) {
+  const auto b = capability.bytes();
+  return {b.begin(), b.end()};
+}
+
+}  // namespace
+
+void Runtime::apply_control(const Message& command) {
+  using Command = Isolate::Command;
+  try {
+    const auto parts = command.as<std::vector<Message>>();
+    if (parts.empty()) return;
+    const auto kind = static_cast<Command>(parts.at(0).as<int>());
+    std::unique_lock lock(mutex_);
+    switch (kind) {
+      case Command::kill: {
+        const auto [_, capability, immediate] = command.as<std::tuple<int, Capability, bool>>();
+        if (!(capability == config_.terminate_capability)) return;  // forged: ignored
+        if (immediate) {
+          lock.unlock();
+          exit_process(0);
+        }
+        kill_requested_ = true;
+        break;
+      }
+      case Command::pause: {
+        const auto [_, capability, token] = command.as<std::tuple<int, Capability, Capability>>();
+        if (!(capability == config_.pause_capability)) return;
+        pause_tokens_.insert(bytes_of(token));
+        break;
+      }
+      case Command::resume: {
+        const auto [_, capability, token] = command.as<std::tuple<int, Capability, Capability>>();
+        if (!(capability == config_.pause_capability)) return;
+        pause_tokens_.erase(bytes_of(token));
+        break;
+      }
+      case Command::ping: {
+        auto [_, port, response, immediate] =
+            command.as<std::tuple<int, SendPort, Message, bool>>();
+        if (immediate) {
+          lock.unlock();
+          post(port, response.bytes(), FrameKind::message);
+          return;
+        }
+        events_.push_back(Event{0, std::move(response), port});
+        break;
+      }
+      case Command::add_on_exit_listener: {
+        auto [_, port, response] = command.as<std::tuple<int, SendPort, Message>>();
+        std::erase_if(exit_listeners_, [&](const auto& l) { return l.first == port; });
+        exit_listeners_.emplace_back(port, response);
+        lock.unlock();
+        forward_to_parent(command);
+        return;
+      }
+      case Command::remove_on_exit_listener: {
+        const auto [_, port] = command.as<std::tuple<int, SendPort>>();
+        std::erase_if(exit_listeners_, [&](const auto& l) { return l.first == port; });
+        lock.unlock();
+        forward_to_parent(command);
+        return;
+      }
+      case Command::add_error_listener: {
+        const auto [_, port] = command.as<std::tuple<int, SendPort>>();
+        if (std::find(error_listeners_.begin(), error_listeners_.end(), port) ==
+            error_listeners_.end()) {
+          error_listeners_.push_back(port);
+        }
+        lock.unlock();
+        forward_to_parent(command);
+        return;
+      }
+      case Command::remove_error_listener: {
+        const auto [_, port] = command.as<std::tuple<int, SendPort>>();
+        std::erase(error_listeners_, port);
+        lock.unlock();
+        forward_to_parent(command);
+        return;
+      }
+      case Command::set_errors_fatal: {
+        const auto [_, capability, fatal] = command.as<std::tuple<int, Capability, bool>>();
+        if (!(capability == config_.terminate_capability)) return;
+        errors_fatal_ = fatal;
+        break;
+      }
+      default: return;  // unknown commands are ignored, like forged ones
+    }
+    changed_.notify_all();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "isolated: ignored a malformed control command %s: %s\n",
+                 command.to_string().c_str(), e.what());
+  }
+}
+
+// Listener changes are mirrored to the parent, which fires them if this
+// process dies without a word (DESIGN §5: exit listeners fire on a crash too).
+void Runtime::forward_to_parent(const Message& command) {
+  if (!config_.parent_supervisor) return;
+  using Command = Isolate::Command;
+  const auto parts = command.as<std::vector<Message>>();
+  const auto kind = static_cast<Command>(parts.at(0).as<int>());
+  const int pid = static_cast<int>(::getpid());
+  std::vector<std::byte> bytes;
+  switch (kind) {
+    case Command::add_on_exit_listener:
+      encode(std::tuple<int, int, const Message&, const Message&>(
+                 static_cast<int>(Report::add_exit_listener), pid, parts.at(1), parts.at(2)),
+             bytes);
+      break;
+    case Command::remove_on_exit_listener:
+      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::remove_exit_listener),
+                                                  pid, parts.at(1)),
+             bytes);
+      break;
+    case Command::add_error_listener:
+      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::add_error_listener),
+                                                  pid, parts.at(1)),
+             bytes);
+      break;
+    case Command::remove_error_listener:
+      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::remove_error_listener),
+                                                  pid, parts.at(1)),
+             bytes);
+      break;
+    default: return;
+  }
+  post(*config_.parent_supervisor, bytes, FrameKind::message);
+}
+
+void Runtime::exit_process(int code) {
+  if (config_.parent_supervisor) {
+    // Say goodbye, and make sure the parent took it before the process ends,
+    // so it can tell this clean exit from a crash.
+    std::vector<std::byte> bytes;
+    encode(std::tuple<int, int, bool>(static_cast<int>(Report::goodbye),
+                                      static_cast<int>(::getpid()), code != 0),
+           bytes);
+    if (post(*config_.parent_supervisor, bytes, FrameKind::message)) {
+      outbox_.wait_drained(config_.parent_supervisor->inbox_name());
+    }
+  }
+  inbox_.set_state(InboxState::dead);
+  // A root takes its session's segments with it; a worker's parent removes
+  // what the worker leaves.
+  if (!config_.is_worker) unlink_session_segments(session_root_pid());
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace isolated::detail

@@ -1,0 +1,31 @@
+// What a worker says about an exception it could not handle: its type's name
+// and where it was caught, for RemoteError.
+#include <isolated/detail/exceptions.hpp>
+
+#include <boost/stacktrace.hpp>
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <typeinfo>
+
+namespace isolated::detail {
+
+std::string current_exception_type_name() {
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type == nullptr) return "unknown";
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> demangled(
+      abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), &std::free);
+  return status == 0 && demangled ? demangled.get() : type->name();
+}
+
+std::string current_stack_trace() {
+  std::ostringstream text;
+  text << boost::stacktrace::stacktrace();
+  return text.str();
+}
+
+}  // namespace isolated::detail

@@ -1,0 +1,345 @@
+#include "runtime.hpp"
+
+#include <isolated/error.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <exception>
+
+namespace isolated::detail {
+namespace {
+
+std::atomic<Runtime*> the_runtime{nullptr};
+
+// How long the service thread sleeps on the doorbell between looks at the
+// other work it has (it is interrupted whenever a receiver wants the role).
+constexpr auto kServiceSlice = std::chrono::milliseconds(100);
+// A receiver re-checks its deadline at least this often.
+constexpr auto kReceiveSlice = std::chrono::milliseconds(50);
+
+std::vector<std::byte> bytes_of(const Capability& capability) {
+  const auto b = capability.bytes();
+  return {b.begin(), b.end()};
+}
+
+Inbox::Options inbox_options(const RuntimeConfig& config) {
+  Inbox::Options options;
+  options.debug_name = config.debug_name;
+  options.parent_pid = config.parent_pid;
+  return options;
+}
+
+}  // namespace
+
+Runtime& Runtime::start(RuntimeConfig config) {
+  if (the_runtime.load() != nullptr) throw Error("isolated::init was called twice");
+  auto* runtime = new Runtime(std::move(config));
+  the_runtime.store(runtime);
+  runtime->service_thread_ = std::thread([runtime] { runtime->service_loop(); });
+  return *runtime;
+}
+
+Runtime* Runtime::current() noexcept { return the_runtime.load(); }
+
+Runtime& Runtime::require() {
+  Runtime* runtime = current();
+  if (runtime == nullptr) {
+    throw Error(
+        "isolated: this process has no isolate runtime; call isolated::init(argc, argv) first "
+        "thing in main");
+  }
+  return *runtime;
+}
+
+Runtime::Runtime(RuntimeConfig config)
+    : config_(std::move(config)),
+      inbox_(inbox_options(config_)),
+      outbox_(Outbox::Options{config_.lane_bytes}),
+      errors_fatal_(config_.errors_are_fatal) {
+  ports_[kControlPortId];
+  ports_[kSupervisorPortId];
+  if (config_.start_paused) pause_tokens_.insert(bytes_of(config_.pause_capability));
+}
+
+Isolate Runtime::current_isolate() const {
+  return Isolate(control_port(), config_.pause_capability, config_.terminate_capability);
+}
+
+// ------------------------------------------------------------------ ports
+
+std::uint64_t Runtime::open_port() {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_port_id_++;
+  ports_[id];
+  return id;
+}
+
+void Runtime::close_port(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  const auto found = ports_.find(id);
+  if (found == ports_.end()) return;
+  if (found->second.listener) --listeners_;
+  ports_.erase(found);
+  // Events of a closed port are dropped with it.
+  std::erase_if(events_, [id](const Event& e) { return e.port == id; });
+  changed_.notify_all();
+}
+
+bool Runtime::port_open(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  return ports_.contains(id);
+}
+
+std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
+  std::unique_lock lock(mutex_);
+  ++waiting_receivers_;
+  struct Leave {
+    int& count;
+    ~Leave() { --count; }
+  } leave{waiting_receivers_};
+  for (;;) {
+    const auto port = ports_.find(id);
+    if (port == ports_.end()) throw PortClosed("the port is closed");
+    if (!port->second.queue.empty()) {
+      Message message = std::move(port->second.queue.front());
+      port->second.queue.pop_front();
+      return message;
+    }
+    const auto now = Clock::now();
+    if (deadline && now >= *deadline) return std::nullopt;
+    const auto slice_end = deadline ? std::min(*deadline, now + kReceiveSlice) : now + kReceiveSlice;
+    if (!drainer_active_ && drain_requests_ == 0) {
+      // Take the drainer role: spin on the lanes, sleep on the doorbell, drain.
+      drainer_active_ = true;
+      lock.unlock();
+      try {
+        inbox_.wait(slice_end - now);
+        drain_as_drainer();
+      } catch (...) {
+        lock.lock();
+        drainer_active_ = false;
+        changed_.notify_all();
+        throw;
+      }
+      lock.lock();
+      drainer_active_ = false;
+      changed_.notify_all();
+    } else {
+      // The service thread yields the role to receivers.
+      if (service_draining_) inbox_.interrupt();
+      changed_.wait_until(lock, slice_end);
+    }
+  }
+}
+
+void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
+  std::lock_guard lock(mutex_);
+  const auto port = ports_.find(id);
+  if (port == ports_.end()) throw PortClosed("cannot listen on a closed port");
+  if (!port->second.listener) ++listeners_;
+  port->second.listener = std::move(handler);
+  // Messages that arrived before listen() become events, in order.
+  while (!port->second.queue.empty()) {
+    events_.push_back(Event{id, std::move(port->second.queue.front()), {}});
+    port->second.queue.pop_front();
+  }
+  if (!config_.is_worker) ensure_event_thread_locked();
+  changed_.notify_all();
+}
+
+bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind) {
+  if (!port.valid()) throw Error("cannot send to an invalid SendPort (default-constructed)");
+  if (port.inbox_name() == inbox_.name()) {
+    // A port of this very isolate: no lane needed.
+    Message message = Message::decode(bytes);
+    if (kind == FrameKind::control) {
+      apply_control(message);
+      return true;
+    }
+    std::vector<std::pair<std::uint64_t, Message>> batch;
+    {
+      std::lock_guard lock(mutex_);
+      if (!ports_.contains(port.port_id())) return false;
+    }
+    batch.emplace_back(port.port_id(), std::move(message));
+    dispatch(batch);
+    return true;
+  }
+  return outbox_.send(port.inbox_name(), port.port_id(), kind, 0, bytes) == SendResult::sent;
+}
+
+// --------------------------------------------------------------- draining
+
+void Runtime::drain_as_drainer() {
+  std::vector<std::pair<std::uint64_t, Message>> batch;
+  std::vector<Message> controls;
+  std::vector<Message> supervisor;
+  inbox_.drain([&](Delivery&& delivery) {
+    Message message;
+    try {
+      // Copies the bytes out of the sender's memory before parsing them.
+      message = Message::decode(delivery.bytes);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "isolated: dropped a malformed message from process %d: %s\n",
+                   delivery.producer_pid, e.what());
+      return;
+    }
+    if (delivery.kind == FrameKind::control) {
+      controls.push_back(std::move(message));
+    } else if (delivery.port == kSupervisorPortId) {
+      supervisor.push_back(std::move(message));
+    } else {
+      batch.emplace_back(delivery.port, std::move(message));
+    }
+  });
+  // Control first: it bypasses the message queues (DESIGN §3.4).
+  for (const auto& command : controls) apply_control(command);
+  if (!batch.empty()) dispatch(batch);
+  if (!supervisor.empty()) {
+    std::function<void(Message)> handler;
+    {
+      std::lock_guard lock(mutex_);
+      handler = supervisor_handler_;
+    }
+    for (auto& message : supervisor) {
+      if (handler) handler(std::move(message));
+    }
+  }
+}
+
+void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, message] : batch) {
+    const auto port = ports_.find(id);
+    if (port == ports_.end()) continue;  // closed: dropped, as in Dart
+    if (port->second.listener) {
+      events_.push_back(Event{id, std::move(message), {}});
+    } else {
+      port->second.queue.push_back(std::move(message));
+    }
+  }
+  changed_.notify_all();
+}
+
+void Runtime::drain_now() {
+  std::unique_lock lock(mutex_);
+  // Receivers let a drain request go first, and whoever drains now is woken.
+  ++drain_requests_;
+  while (drainer_active_) {
+    inbox_.interrupt();
+    changed_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  --drain_requests_;
+  drainer_active_ = true;
+  lock.unlock();
+  drain_as_drainer();
+  lock.lock();
+  drainer_active_ = false;
+  changed_.notify_all();
+}
+
+void Runtime::service_loop() {
+  for (;;) {
+    std::unique_lock lock(mutex_);
+    if (drainer_active_ || waiting_receivers_ > 0) {
+      changed_.wait_for(lock, kServiceSlice);
+      continue;
+    }
+    drainer_active_ = true;
+    service_draining_ = true;
+    lock.unlock();
+    try {
+      inbox_.wait(kServiceSlice);
+      drain_as_drainer();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "isolated: the runtime's service thread: %s\n", e.what());
+    }
+    lock.lock();
+    service_draining_ = false;
+    drainer_active_ = false;
+    changed_.notify_all();
+  }
+}
+
+void Runtime::set_supervisor_handler(std::function<void(Message)> handler) {
+  std::lock_guard lock(mutex_);
+  supervisor_handler_ = std::move(handler);
+}
+
+// ----------------------------------------------------------------- events
+
+bool Runtime::events_runnable_locked() const { return !events_.empty() && pause_tokens_.empty(); }
+
+void Runtime::wait_while_paused() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return pause_tokens_.empty() || kill_requested_; });
+}
+
+void Runtime::ensure_event_thread_locked() {
+  if (event_thread_.joinable()) return;
+  event_thread_ = std::thread([this] {
+    for (;;) run_event_loop();
+  });
+}
+
+void Runtime::run_event_loop() {
+  for (;;) {
+    Event event;
+    std::function<void(Message)> handler;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] {
+        return kill_requested_ || events_runnable_locked() ||
+               (config_.is_worker && listeners_ == 0 && events_.empty());
+      });
+      if (kill_requested_) {
+        lock.unlock();
+        exit_process(0);
+      }
+      if (!events_runnable_locked()) return;  // a worker with nothing left to listen to
+      event = std::move(events_.front());
+      events_.pop_front();
+      if (event.port != 0) {
+        const auto port = ports_.find(event.port);
+        if (port == ports_.end() || !port->second.listener) continue;
+        handler = port->second.listener;
+      }
+    }
+    if (event.port == 0) {  // a ping with priority before_next_event
+      post(event.ping_port, event.message.bytes(), FrameKind::message);
+      continue;
+    }
+    try {
+      handler(std::move(event.message));
+    } catch (const std::exception& e) {
+      if (report_uncaught_error(e.what(), "")) exit_process(70);
+    } catch (...) {
+      if (report_uncaught_error("a non-std::exception was thrown by a listener", "")) {
+        exit_process(70);
+      }
+    }
+  }
+}
+
+bool Runtime::report_uncaught_error(const std::string& description, const std::string& stack) {
+  std::vector<SendPort> listeners;
+  bool fatal = false;
+  {
+    std::lock_guard lock(mutex_);
+    listeners = error_listeners_;
+    fatal = errors_fatal_;
+  }
+  std::vector<std::byte> bytes;
+  encode(std::vector<std::string>{description, stack}, bytes);
+  for (const auto& port : listeners) post(port, bytes, FrameKind::message);
+  if (listeners.empty() && fatal) {
+    std::fprintf(stderr, "isolated: uncaught error in isolate '%s' (pid %d): %s\n",
+                 config_.debug_name.c_str(), static_cast<int>(::getpid()), description.c_str());
+  }
+  return fatal;
+}
+
+}  // namespace isolated::detail

@@ -1,0 +1,162 @@
+// The isolate runtime: one per process (root or worker). It owns the inbox
+// and the outbox, the ports, the event queue and the control state, and it
+// drains the inbox (DESIGN §3.4, §5).
+//
+// Draining. Whoever holds the drainer role drains the inbox into the ports'
+// queues. A thread blocked in receive() takes the role itself (no hand-off to
+// another thread on the fast path: it spins on its lanes, then sleeps on the
+// doorbell). When no receiver wants it, the runtime's service thread holds it,
+// so control commands are handled even while the isolate's own code is busy;
+// a receiver that arrives interrupts the service thread and takes over.
+//
+// Events. A port with a listener turns its messages into events; events run
+// one at a time on the event thread (a worker's main thread once its entry has
+// returned; a thread of the runtime in the root), and pause holds them back.
+#pragma once
+
+#include "transport/inbox.hpp"
+#include "transport/outbox.hpp"
+
+#include <isolated/capability.hpp>
+#include <isolated/isolate.hpp>
+#include <isolated/message.hpp>
+#include <isolated/send_port.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace isolated::detail {
+
+// Port ids every inbox has.
+inline constexpr std::uint64_t kControlPortId = 1;
+inline constexpr std::uint64_t kSupervisorPortId = 2;
+inline constexpr std::uint64_t kFirstUserPortId = 16;
+
+struct RuntimeConfig {
+  std::string debug_name;
+  bool is_worker = false;
+  int parent_pid = 0;
+  std::optional<SendPort> parent_supervisor;  // where a worker reports to its parent
+  std::uint32_t lane_bytes = kDefaultLaneCapacity;
+  bool errors_are_fatal = true;
+  Capability pause_capability;
+  Capability terminate_capability;
+  bool start_paused = false;
+};
+
+class Runtime {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts this process's runtime. Throws isolated::Error if it runs already.
+  static Runtime& start(RuntimeConfig config);
+  // This process's runtime, or null before start().
+  static Runtime* current() noexcept;
+  // This process's runtime; throws isolated::Error saying to call init().
+  static Runtime& require();
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const RuntimeConfig& config() const noexcept { return config_; }
+  const std::string& inbox_name() const noexcept { return inbox_.name(); }
+  SendPort control_port() const { return SendPort(inbox_.name(), kControlPortId); }
+  SendPort supervisor_port() const { return SendPort(inbox_.name(), kSupervisorPortId); }
+  Isolate current_isolate() const;
+  Inbox& inbox() noexcept { return inbox_; }
+  Outbox& outbox() noexcept { return outbox_; }
+
+  // ---- ports
+  std::uint64_t open_port();
+  void close_port(std::uint64_t id);
+  bool port_open(std::uint64_t id);
+  // The next message of port `id`, waiting until `deadline` (forever if
+  // none). Nothing on timeout; throws PortClosed once the port is closed.
+  std::optional<Message> take(std::uint64_t id, std::optional<Clock::time_point> deadline);
+  void listen(std::uint64_t id, std::function<void(Message)> handler);
+
+  // Sends encoded bytes to `port` as a frame of `kind`. False when the port
+  // is known gone.
+  bool post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind);
+
+  // Drains whatever is in the inbox now, taking the drainer role for it (the
+  // supervisor uses it to see a dead child's last messages).
+  void drain_now();
+
+  // Frames to the supervisor port go to this handler (set by the spawning
+  // side), called on the draining thread.
+  void set_supervisor_handler(std::function<void(Message)> handler);
+
+  // ---- the isolate's life
+  // Blocks while the isolate is paused (a worker spawned paused waits here
+  // before its entry).
+  void wait_while_paused();
+  // Runs events until no port has a listener or a kill takes effect.
+  void run_event_loop();
+  // Reports an uncaught error to the error listeners; true if it is fatal.
+  bool report_uncaught_error(const std::string& description, const std::string& stack);
+  // Says goodbye to the parent (a clean exit) and ends the process.
+  [[noreturn]] void exit_process(int code);
+
+  // Control commands, decoded from the control port.
+  void apply_control(const Message& command);
+
+ private:
+  explicit Runtime(RuntimeConfig config);
+  ~Runtime() = delete;  // lives until the process ends
+
+  struct PortState {
+    std::deque<Message> queue;
+    std::function<void(Message)> listener;
+  };
+  struct Event {
+    std::uint64_t port = 0;     // 0: not a message but a ping response to send
+    Message message;
+    SendPort ping_port;
+  };
+
+  void service_loop();
+  void drain_as_drainer();
+  void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
+  void ensure_event_thread_locked();
+  void forward_to_parent(const Message& command);
+  bool events_runnable_locked() const;
+
+  RuntimeConfig config_;
+  Inbox inbox_;
+  Outbox outbox_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::unordered_map<std::uint64_t, PortState> ports_;
+  std::uint64_t next_port_id_ = kFirstUserPortId;
+  bool drainer_active_ = false;
+  bool service_draining_ = false;
+  int waiting_receivers_ = 0;
+  int drain_requests_ = 0;  // drain_now() calls waiting for the role; they go first
+
+  std::deque<Event> events_;
+  std::size_t listeners_ = 0;
+  std::set<std::vector<std::byte>> pause_tokens_;  // capability bytes
+  bool kill_requested_ = false;
+  bool errors_fatal_;
+  std::vector<std::pair<SendPort, Message>> exit_listeners_;
+  std::vector<SendPort> error_listeners_;
+  std::function<void(Message)> supervisor_handler_;
+
+  std::thread service_thread_;
+  std::thread event_thread_;  // the root's; a worker runs events on its main thread
+};
+
+}  // namespace isolated::detail
