@@ -1,182 +1,77 @@
-// The demo, for now: two processes talking through isolated's transport.
-//
-// Until isolates exist (the isolate issue replaces this with the article's
-// scenario), it shows the layer they will stand on: a worker process with its
-// own inbox decodes a list of persons sent as a msgpack message, answers with
-// a summary, echoes small messages for a latency figure, and takes one message
-// too big for its lane, which travels out of line.
-#include "transport/inbox.hpp"
-#include "transport/outbox.hpp"
+// The article's scenario, made tangible: a UI-like 60 Hz frame loop on the
+// main isolate, and a costly JSON decode done (a) on the main thread, (b) in
+// another isolate through compute(), (c) in an isolate whose decoder
+// segfaults mid-task: the frame loop keeps going and the host learns exactly
+// what happened.
+#include "frame_loop.hpp"
+#include "persons.hpp"
 
 #include <isolated/isolated.hpp>
 
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
-#include <numeric>
+#include <cstdlib>
+#include <future>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace {
 
-using namespace isolated;
-using detail::Delivery;
-using detail::FrameKind;
-using detail::Inbox;
-using detail::Outbox;
-using Clock = std::chrono::steady_clock;
+using demo::FrameStats;
+using demo::Person;
 
-struct Person {
-  std::string name;
-  int age = 0;
-  std::vector<std::string> tags;
-  MSGPACK_DEFINE(name, age, tags)
-};
-
-struct Summary {
-  std::size_t count = 0;
-  double mean_age = 0;
-  std::string oldest;
-  MSGPACK_DEFINE(count, mean_age, oldest)
-};
-
-// Ports of the demo's protocol.
-constexpr std::uint64_t kHello = 1, kPersons = 2, kEcho = 3, kBlob = 4, kStop = 5;
-
-template <class T>
-void send(Outbox& outbox, const std::string& inbox, std::uint64_t port, const T& value) {
-  std::vector<std::byte> bytes;
-  detail::encode(value, bytes);
-  if (outbox.send(inbox, port, FrameKind::message, 0, bytes) != detail::SendResult::sent) {
-    throw Error("the other process's inbox is gone");
-  }
+void print_row(const char* scenario, const FrameStats& s, const std::string& result) {
+  std::printf("%-34s %7d %7d %9.1f ms %9.1f ms  %s\n", scenario, s.frames, s.janky, s.worst_ms,
+              s.result_ms, result.c_str());
 }
 
-// The next message to arrive in `inbox`, with the port it was sent to.
-std::pair<std::uint64_t, Message> receive(Inbox& inbox) {
-  std::optional<std::pair<std::uint64_t, Message>> got;
-  const std::function<void(Delivery&&)> sink = [&](Delivery&& d) {
-    got.emplace(d.port, Message::decode(d.bytes));
-  };
-  while (!got) {
-    inbox.wait(std::chrono::seconds(1));
-    inbox.drain(sink);
-  }
-  return std::move(*got);
-}
-
-// The worker: introduces its inbox, then serves until told to stop.
-int worker(const std::string& host_inbox) {
-  Inbox inbox;
-  Outbox outbox;
-  send(outbox, host_inbox, kHello, SendPort(inbox.name(), kHello));
-  for (;;) {
-    auto [port, message] = receive(inbox);
-    switch (port) {
-      case kPersons: {
-        const auto persons = message.as<std::vector<Person>>();
-        Summary summary;
-        summary.count = persons.size();
-        double total = 0;
-        const Person* oldest = nullptr;
-        for (const auto& p : persons) {
-          total += p.age;
-          if (oldest == nullptr || p.age > oldest->age) oldest = &p;
-        }
-        summary.mean_age = persons.empty() ? 0 : total / static_cast<double>(persons.size());
-        summary.oldest = oldest ? oldest->name : "";
-        send(outbox, host_inbox, kPersons, summary);
-        break;
-      }
-      case kEcho: send(outbox, host_inbox, kEcho, message); break;
-      case kBlob: {
-        const auto blob = message.as<std::vector<std::uint8_t>>();
-        send(outbox, host_inbox, kBlob,
-             std::accumulate(blob.begin(), blob.end(), std::uint64_t{0}));
-        break;
-      }
-      case kStop: return 0;
-      default: break;
-    }
-  }
-}
-
-double since_ms(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+// Polls a future once per frame: done when it is ready.
+template <class R>
+bool ready(std::future<R>& future) {
+  return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
 }  // namespace
 
-int main() {
-  Inbox inbox;
-  const pid_t parent = ::getpid();
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    int code = 1;
-    try {
-      code = worker(inbox.name());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "worker: %s\n", e.what());
-    }
-    ::_exit(code);
-  }
+int main(int argc, char** argv) {
+  isolated::init(argc, argv);  // a worker runs its isolate here and never returns
 
-  int status = 1;
+  const std::size_t count = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 200000;
+  const std::string json = demo::make_persons_json(count);
+  std::printf("isolated demo: a 60 Hz frame loop while %zu persons (%.1f MB of JSON) are decoded\n\n",
+              count, static_cast<double>(json.size()) / 1e6);
+  std::printf("%-34s %7s %7s %12s %12s  %s\n", "scenario", "frames", "janky", "worst frame",
+              "to result", "result");
+
+  // (a) On the main thread: the decode blocks the frame loop.
+  std::optional<std::vector<Person>> persons;
+  const FrameStats main_thread = demo::run_frames([&] {
+    persons = demo::decode_persons(json);
+    return true;
+  });
+  print_row("(a) decode on the main thread", main_thread,
+            std::to_string(persons->size()) + " persons");
+
+  // (b) Through compute(): the frame loop keeps its 60 Hz.
+  auto decoded = isolated::compute(&demo::decode_persons, json);
+  const FrameStats in_isolate = demo::run_frames([&] { return ready(decoded); });
+  print_row("(b) decode with compute()", in_isolate,
+            std::to_string(decoded.get().size()) + " persons");
+
+  // (c) A decoder that segfaults mid-task: the host survives and is told why.
+  auto crashing = isolated::compute(&demo::decode_persons_then_crash, json);
+  const FrameStats crashed = demo::run_frames([&] { return ready(crashing); });
+  std::string outcome;
+  std::string report;
   try {
-    Outbox outbox;
-    const auto hello = receive(inbox).second.as<SendPort>();
-    const std::string& worker_inbox = hello.inbox_name();
-    std::printf("isolated demo: host %d, worker %d (inbox %s)\n\n", parent, pid,
-                worker_inbox.c_str());
-    std::printf("%-34s %12s  %s\n", "step", "time", "result");
-
-    std::vector<Person> persons;
-    for (int i = 0; i < 100000; ++i) {
-      persons.push_back(Person{"person " + std::to_string(i), 18 + (i * 7919) % 80, {"demo"}});
-    }
-    auto start = Clock::now();
-    send(outbox, worker_inbox, kPersons, persons);
-    const auto summary = receive(inbox).second.as<Summary>();
-    std::printf("%-34s %9.2f ms  %zu persons, mean age %.1f, oldest %s\n",
-                "decode 100,000 persons in worker", since_ms(start), summary.count,
-                summary.mean_age, summary.oldest.c_str());
-
-    std::vector<double> samples;
-    for (int i = 0; i < 2000; ++i) {
-      start = Clock::now();
-      send(outbox, worker_inbox, kEcho, std::string(48, 'x'));
-      receive(inbox);
-      samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-    }
-    std::sort(samples.begin(), samples.end());
-    std::printf("%-34s %9.2f µs  median of 2,000 (unpinned)\n", "echo a 48-byte string",
-                samples[samples.size() / 2]);
-
-    const std::vector<std::uint8_t> blob(64 << 20, 3);
-    start = Clock::now();
-    send(outbox, worker_inbox, kBlob, blob);
-    const auto sum = receive(inbox).second.as<std::uint64_t>();
-    std::printf("%-34s %9.2f ms  byte sum %llu (%s)\n", "send 64 MiB (goes out of line)",
-                since_ms(start), static_cast<unsigned long long>(sum),
-                sum == 3ull * blob.size() ? "correct" : "WRONG");
-
-    send(outbox, worker_inbox, kStop, nullptr);
-    status = sum == 3ull * blob.size() ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "demo: %s\n", e.what());
-    ::kill(pid, SIGKILL);
+    crashing.get();
+    outcome = "no crash?";
+  } catch (const isolated::IsolateExited& e) {
+    outcome = "IsolateExited: worker " + std::string(e.what()).substr(0, 60);
+    report = e.crash_report();
   }
-  int worker_status = 0;
-  ::waitpid(pid, &worker_status, 0);
-  return status;
+  print_row("(c) compute() whose worker crashes", crashed, outcome);
+  if (!report.empty()) {
+    std::printf("\ncrash report of (c), as the host received it:\n%s\n", report.c_str());
+  }
+  return 0;
 }
