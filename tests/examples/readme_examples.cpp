@@ -1,0 +1,46 @@
+// The README's examples, compiled and run by readme_examples_test.cpp, which
+// also checks that the README shows each one word for word (the text between
+// the "example:" and "end" markers).
+#include "examples/readme_examples.hpp"
+
+// example: spawn
+#include <isolated/isolated.hpp>
+
+// Runs in a worker process: answers every name it is sent, until nil.
+void greeter(isolated::SendPort reply) {
+  isolated::ReceivePort names;
+  reply.send(names.send_port());  // first, tell the parent where to write
+  for (const isolated::Message& name : names.messages()) {
+    if (name.is<std::nullptr_t>()) break;
+    reply.send("hello, " + name.as<std::string>());
+  }
+}
+
+std::string greet_from_an_isolate() {
+  isolated::ReceivePort port;
+  isolated::Isolate::spawn(&greeter, port.send_port());
+  auto greeter_port = port.receive().as<isolated::SendPort>();
+  greeter_port.send("isolate");
+  auto greeting = port.receive().as<std::string>();
+  greeter_port.send(nullptr);  // the greeter returns, its process ends
+  return greeting;
+}
+// end
+
+// example: compute
+struct Person {
+  std::string name;
+  int age = 0;
+  MSGPACK_DEFINE(name, age)
+};
+
+Person parse_person(const std::string& line) {  // "Ada,36"
+  const auto comma = line.find(',');
+  return Person{line.substr(0, comma), std::stoi(line.substr(comma + 1))};
+}
+
+int age_of_ada() {
+  std::future<Person> ada = isolated::compute(&parse_person, std::string("Ada,36"));
+  return ada.get().age;  // or the exception thrown in the worker, as RemoteError
+}
+// end

@@ -1,0 +1,7 @@
+// The README's examples, as functions the tests call.
+#pragma once
+
+#include <string>
+
+std::string greet_from_an_isolate();
+int age_of_ada();

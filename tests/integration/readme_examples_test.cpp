@@ -1,0 +1,60 @@
+// The README's examples run, and the README shows them as they are here.
+#include <catch2/catch.hpp>
+
+#include "examples/readme_examples.hpp"
+#include "support/leftovers.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The text between "// example: <name>" and "// end" in the examples file.
+std::string example(const std::string& source, const std::string& name) {
+  const std::string start = "// example: " + name + "\n";
+  const auto begin = source.find(start);
+  REQUIRE(begin != std::string::npos);
+  const auto end = source.find("// end\n", begin);
+  REQUIRE(end != std::string::npos);
+  return source.substr(begin + start.size(), end - begin - start.size());
+}
+
+// The example leaves its worker to end by itself; wait for that.
+void wait_for_children_to_end() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!isolated::test::live_children().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(isolated::test::live_children().empty());
+}
+
+}  // namespace
+
+TEST_CASE("the README's spawn example greets from another process", "[integration][readme]") {
+  CHECK(greet_from_an_isolate() == "hello, isolate");
+  wait_for_children_to_end();
+}
+
+TEST_CASE("the README's compute example parses in another process", "[integration][readme]") {
+  CHECK(age_of_ada() == 36);
+  wait_for_children_to_end();
+}
+
+TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
+  const std::string source = read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_examples.cpp");
+  const std::string readme = read_file(ISOLATED_SOURCE_DIR "/README.md");
+  for (const char* name : {"spawn", "compute"}) {
+    INFO("example " << name);
+    CHECK(readme.find(example(source, name)) != std::string::npos);
+  }
+}
