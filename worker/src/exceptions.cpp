@@ -1,6 +1,8 @@
 // What a worker says about an exception it could not handle: its type's name
-// and where it was caught, for RemoteError.
+// and where it was thrown, for RemoteError.
 #include <isolated/detail/exceptions.hpp>
+
+#include "throw_trace.hpp"
 
 #include <boost/stacktrace.hpp>
 
@@ -23,6 +25,9 @@ std::string current_exception_type_name() {
 }
 
 std::string current_stack_trace() {
+  // Where it was thrown, if the throw was recorded; else where it is handled.
+  std::string trace = last_throw_trace();
+  if (!trace.empty()) return trace;
   std::ostringstream text;
   text << boost::stacktrace::stacktrace();
   return text.str();

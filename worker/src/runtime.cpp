@@ -1,4 +1,5 @@
 #include "runtime.hpp"
+#include "throw_trace.hpp"
 
 #include <isolated/error.hpp>
 
@@ -315,9 +316,10 @@ void Runtime::run_event_loop() {
     try {
       handler(std::move(event.message));
     } catch (const std::exception& e) {
-      if (report_uncaught_error(e.what(), "")) exit_process(70);
+      if (report_uncaught_error(e.what(), last_throw_trace())) exit_process(70);
     } catch (...) {
-      if (report_uncaught_error("a non-std::exception was thrown by a listener", "")) {
+      if (report_uncaught_error("a non-std::exception was thrown by a listener",
+                                last_throw_trace())) {
         exit_process(70);
       }
     }

@@ -6,6 +6,7 @@
 #include "shm/names.hpp"
 #include "shm/segment.hpp"
 #include "supervisor_protocol.hpp"
+#include "throw_trace.hpp"
 
 #include <isolated/detail/entry.hpp>
 #include <isolated/error.hpp>
@@ -96,6 +97,7 @@ void run_worker_if_spawned(int argc, char** argv) {
   config.start_paused = boot.paused;
   Runtime& runtime = Runtime::start(std::move(config));
   install_crash_handler(runtime.inbox().doorbell().crash);
+  record_throw_traces();
 
   EntryTrampoline trampoline = nullptr;
   AnyFunction target = nullptr;
@@ -113,9 +115,9 @@ void run_worker_if_spawned(int argc, char** argv) {
     const auto* bytes = reinterpret_cast<const std::byte*>(boot.message.data());
     trampoline(target, Message::decode(std::span(bytes, boot.message.size())));
   } catch (const std::exception& e) {
-    if (runtime.report_uncaught_error(e.what(), "")) runtime.exit_process(70);
+    if (runtime.report_uncaught_error(e.what(), last_throw_trace())) runtime.exit_process(70);
   } catch (...) {
-    if (runtime.report_uncaught_error("a non-std::exception was thrown", "")) {
+    if (runtime.report_uncaught_error("a non-std::exception was thrown", last_throw_trace())) {
       runtime.exit_process(70);
     }
   }

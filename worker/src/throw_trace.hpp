@@ -1,0 +1,15 @@
+// The stack trace of the last exception thrown on this thread (see
+// throw_trace.cpp).
+#pragma once
+
+#include <string>
+
+namespace isolated::detail {
+
+// From now on, every throw in this process records its stack trace.
+void record_throw_traces();
+
+// The trace of this thread's last throw, as text; "" if none was recorded.
+std::string last_throw_trace();
+
+}  // namespace isolated::detail
