@@ -76,6 +76,25 @@ std::string bury_inbox(const std::string& inbox_name, bool crashed) {
   return report;
 }
 
+// Inboxes of this session whose owner is gone and that nobody buried: those
+// of grandchildren that died with their parent (PR_SET_PDEATHSIG), whose own
+// parent was no longer there to remove them.
+void bury_orphaned_inboxes() {
+  const std::string own = Runtime::current() ? Runtime::current()->inbox_name() : "";
+  for (const auto& name : list_session_segments(session_root_pid())) {
+    const auto parsed = parse_segment_name(name);
+    if (!parsed || parsed->kind != SegmentKind::inbox || name == own) continue;
+    try {
+      Segment segment = Segment::open(name, SegmentKind::inbox, kDoorbellSlotsOffset);
+      const DoorbellHeader* header = checked_doorbell(segment.data(), segment.size());
+      if (process_exists(header->owner_pid)) continue;
+    } catch (const Error&) {
+      continue;
+    }
+    bury_inbox(name, false);
+  }
+}
+
 }  // namespace
 
 struct Supervisor::State {
@@ -200,10 +219,21 @@ void Supervisor::on_report(Message report) {
 }
 
 void Supervisor::State::serve() {
+  // After a child ends, its own children die a moment later (their death
+  // signal); look for their inboxes once now and once a second later.
+  constexpr int kSecondSweepMs = 1000;
+  bool sweep_pending = false;
   epoll_event events[16];
   for (;;) {
-    const int ready = ::epoll_wait(epoll_fd, events, 16, -1);
+    const int ready = ::epoll_wait(epoll_fd, events, 16, sweep_pending ? kSecondSweepMs : -1);
     for (int i = 0; i < ready; ++i) end(events[i].data.fd);
+    if (ready > 0) {
+      bury_orphaned_inboxes();
+      sweep_pending = true;
+    } else if (ready == 0) {
+      bury_orphaned_inboxes();
+      sweep_pending = false;
+    }
   }
 }
 
