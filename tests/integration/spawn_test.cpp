@@ -63,3 +63,26 @@ TEST_CASE("compute brings back a result", "[integration][compute]") {
   REQUIRE(future.wait_for(10s) == std::future_status::ready);
   CHECK(future.get() == 42);
 }
+
+namespace {
+
+[[gnu::noinline]] int throw_from_deep_inside(int x) {
+  if (x > 0) throw std::invalid_argument("x must not be positive");
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("an exception in compute comes back as RemoteError, with where it was thrown",
+          "[integration][compute]") {
+  auto future = compute(&throw_from_deep_inside, 5);
+  REQUIRE(future.wait_for(10s) == std::future_status::ready);
+  try {
+    future.get();
+    FAIL("no exception");
+  } catch (const RemoteError& e) {
+    CHECK(e.type_name() == "std::invalid_argument");
+    CHECK(e.message() == "x must not be positive");
+    CHECK_THAT(e.stack_trace(), Catch::Contains("throw_from_deep_inside"));
+  }
+}

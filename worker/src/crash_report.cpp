@@ -2,6 +2,7 @@
 // renderer its parent runs after the worker died. See crash_report.hpp.
 #include "crash_report.hpp"
 
+#include "modules.hpp"
 #include "os/syscall.hpp"
 
 #include <isolated/error.hpp>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -49,8 +51,8 @@ namespace {
 
 constexpr std::uint32_t kPacketMagic = 0x31524349;  // "ICR1"
 constexpr std::uint16_t kPacketVersion = 1;
-constexpr std::uint16_t kFlagTruncated = 1;       // the handler faulted while writing
-constexpr std::uint16_t kFlagPathsDropped = 2;    // no room for some module path
+constexpr std::uint16_t kFlagTruncated = 1;     // the handler faulted while writing
+constexpr std::uint16_t kFlagPathsDropped = 2;  // no room for some module path
 constexpr std::uint32_t kStateWriting = 1;
 constexpr std::uint32_t kStateComplete = 2;
 constexpr std::size_t kMaxFrames = 64;
@@ -77,7 +79,8 @@ struct ModuleEntry {
   std::uint32_t path_length;
 };
 
-static_assert(std::is_trivially_copyable_v<PacketHeader> && std::is_trivially_copyable_v<ModuleEntry>);
+static_assert(std::is_trivially_copyable_v<PacketHeader> &&
+              std::is_trivially_copyable_v<ModuleEntry>);
 constexpr std::size_t kFramesOffset = (sizeof(PacketHeader) + 7) / 8 * 8;
 static_assert(kFramesOffset + kMaxFrames * 8 + kMaxFrames * sizeof(ModuleEntry) < kCrashTextBytes);
 
@@ -106,8 +109,8 @@ struct ModuleSnapshot {
 
 std::atomic<CrashReportArea*> g_area{nullptr};
 std::atomic<const ModuleSnapshot*> g_snapshot{nullptr};
-std::atomic<pid_t> g_writer{0};          // the thread writing the report
-std::atomic<bool> g_salvaging{false};    // the writer faulted and is publishing
+std::atomic<pid_t> g_writer{0};        // the thread writing the report
+std::atomic<bool> g_salvaging{false};  // the writer faulted and is publishing
 std::atomic<int> g_first_signal{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<bool>::is_always_lock_free &&
               std::atomic<int>::is_always_lock_free);
@@ -132,7 +135,8 @@ int collect_module(dl_phdr_info* info, std::size_t, void* data) {
     const ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof buffer);
     if (length > 0) path.assign(buffer, static_cast<std::size_t>(length));
   }
-  modules.push_back({info->dlpi_addr, info->dlpi_addr + low, info->dlpi_addr + high, std::move(path)});
+  modules.push_back(
+      {info->dlpi_addr, info->dlpi_addr + low, info->dlpi_addr + high, std::move(path)});
   return 0;
 }
 
@@ -144,7 +148,8 @@ void put(CrashReportArea& area, std::size_t offset, const void* bytes, std::size
   }
 }
 
-void publish_header(CrashReportArea& area, const PacketHeader& header, std::size_t length) noexcept {
+void publish_header(CrashReportArea& area, const PacketHeader& header,
+                    std::size_t length) noexcept {
   put(area, 0, &header, sizeof header);
   area.text_length = static_cast<std::uint32_t>(length);
 }
@@ -176,7 +181,8 @@ _Unwind_Reason_Code record_frame(_Unwind_Context* context, void* argument) {
   put(*state.area, kFramesOffset + state.header->frame_count * sizeof address, &address,
       sizeof address);
   ++state.header->frame_count;
-  publish_header(*state.area, *state.header, kFramesOffset + state.header->frame_count * sizeof address);
+  publish_header(*state.area, *state.header,
+                 kFramesOffset + state.header->frame_count * sizeof address);
   return _URC_NO_REASON;
 }
 
@@ -266,7 +272,7 @@ void die_by(int signal) noexcept {
   // or unblocks the raised signal; either ends the process by default.
 }
 
-extern "C" void on_fatal_signal(int signal, siginfo_t* info, void*) {
+void on_fatal_signal(int signal, siginfo_t* info, void*) {
   const pid_t self = ::gettid();
   pid_t writer = 0;
   if (g_writer.compare_exchange_strong(writer, self)) {
@@ -279,14 +285,10 @@ extern "C" void on_fatal_signal(int signal, siginfo_t* info, void*) {
     if (!g_salvaging.exchange(true)) salvage_report();
     signal = g_first_signal.load();
   } else {
-    // Another thread crashed first and is writing; it will end the process.
-    // Wait for it a while, in case it hangs.
-    const timespec tick{0, 10'000'000};
-    CrashReportArea* area = g_area.load(std::memory_order_acquire);
-    for (int i = 0; i < 200 && area != nullptr &&
-                    area->state.load(std::memory_order_acquire) != kStateComplete;
-         ++i) {
-      ::nanosleep(&tick, nullptr);
+    // Another thread crashed first; its report is the one, and its re-raise
+    // ends the process while we sleep here. Ours only if it hangs.
+    timespec rest{2, 0};
+    while (::nanosleep(&rest, &rest) == -1 && errno == EINTR) {
     }
   }
   die_by(signal);
@@ -299,7 +301,8 @@ extern "C" void on_fatal_signal(int signal, siginfo_t* info, void*) {
 // Module files are read in this process's own ELF flavour: the child ran on
 // this machine, so its modules have it too.
 constexpr unsigned char kNativeClass = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
-constexpr unsigned char kNativeData = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
+constexpr unsigned char kNativeData =
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
 constexpr std::uint64_t kMaxTableBytes = 256u << 20;  // a sane bound for one symbol or string table
 constexpr std::size_t kMaxNameChars = 1024;
 
@@ -360,23 +363,24 @@ class ElfSymbols {
 
   void read_tables(int fd, std::uint64_t file_size) {
     ElfW(Ehdr) elf{};
-    if (!read_at(fd, 0, sizeof elf, file_size, &elf) || std::memcmp(elf.e_ident, ELFMAG, SELFMAG) != 0 ||
-        elf.e_ident[EI_CLASS] != kNativeClass ||
+    if (!read_at(fd, 0, sizeof elf, file_size, &elf) ||
+        std::memcmp(elf.e_ident, ELFMAG, SELFMAG) != 0 || elf.e_ident[EI_CLASS] != kNativeClass ||
         elf.e_ident[EI_DATA] != kNativeData || elf.e_shentsize != sizeof(ElfW(Shdr)) ||
         elf.e_shnum == 0) {
       return;
     }
     std::vector<ElfW(Shdr)> sections(elf.e_shnum);
-    if (!read_at(fd, elf.e_shoff, sections.size() * sizeof(ElfW(Shdr)), file_size, sections.data())) return;
+    if (!read_at(fd, elf.e_shoff, sections.size() * sizeof(ElfW(Shdr)), file_size, sections.data()))
+      return;
     for (const ElfW(Word) type : {ElfW(Word){SHT_SYMTAB}, ElfW(Word){SHT_DYNSYM}}) {
-      for (const ElfW(Shdr)& table : sections) {
+      for (const ElfW(Shdr) & table : sections) {
         if (table.sh_type == type && read_table(fd, file_size, sections, table)) return;
       }
     }
   }
 
   bool read_table(int fd, std::uint64_t file_size, const std::vector<ElfW(Shdr)>& sections,
-                  const ElfW(Shdr)& table) {
+                  const ElfW(Shdr) & table) {
     if (table.sh_entsize != sizeof(ElfW(Sym)) || table.sh_size > kMaxTableBytes ||
         table.sh_link >= sections.size()) {
       return false;
@@ -387,12 +391,13 @@ class ElfSymbols {
     }
     std::vector<ElfW(Sym)> symbols(table.sh_size / sizeof(ElfW(Sym)));
     names_.resize(strings.sh_size);
-    if (!read_at(fd, table.sh_offset, symbols.size() * sizeof(ElfW(Sym)), file_size, symbols.data()) ||
+    if (!read_at(fd, table.sh_offset, symbols.size() * sizeof(ElfW(Sym)), file_size,
+                 symbols.data()) ||
         !read_at(fd, strings.sh_offset, names_.size(), file_size, names_.data())) {
       return false;
     }
     names_.back() = '\0';  // every name now ends inside the table
-    for (const ElfW(Sym)& symbol : symbols) {
+    for (const ElfW(Sym) & symbol : symbols) {
       const auto kind = ELF64_ST_TYPE(symbol.st_info);
       if ((kind != STT_FUNC && kind != STT_GNU_IFUNC) || symbol.st_shndx == SHN_UNDEF ||
           symbol.st_size == 0 || symbol.st_name >= names_.size()) {
@@ -443,9 +448,12 @@ struct SignalName {
   const char* description;
 };
 constexpr SignalName kSignalNames[] = {
-    {SIGSEGV, "SIGSEGV", "Segmentation fault"}, {SIGBUS, "SIGBUS", "Bus error"},
-    {SIGFPE, "SIGFPE", "Floating-point exception"}, {SIGILL, "SIGILL", "Illegal instruction"},
-    {SIGABRT, "SIGABRT", "Aborted"}, {SIGTRAP, "SIGTRAP", "Trace/breakpoint trap"},
+    {SIGSEGV, "SIGSEGV", "Segmentation fault"},
+    {SIGBUS, "SIGBUS", "Bus error"},
+    {SIGFPE, "SIGFPE", "Floating-point exception"},
+    {SIGILL, "SIGILL", "Illegal instruction"},
+    {SIGABRT, "SIGABRT", "Aborted"},
+    {SIGTRAP, "SIGTRAP", "Trace/breakpoint trap"},
     {SIGSYS, "SIGSYS", "Bad system call"},
 };
 
@@ -453,16 +461,23 @@ constexpr SignalName kSignalNames[] = {
 const char* fault_cause(int signal, int code) {
   switch (signal) {
     case SIGSEGV:
-      return code == SEGV_MAPERR ? "address not mapped" : code == SEGV_ACCERR ? "invalid permissions" : nullptr;
+      return code == SEGV_MAPERR   ? "address not mapped"
+             : code == SEGV_ACCERR ? "invalid permissions"
+                                   : nullptr;
     case SIGBUS:
-      return code == BUS_ADRALN ? "misaligned address" : code == BUS_ADRERR ? "nonexistent physical address"
-                                                       : code == BUS_OBJERR ? "object-specific error" : nullptr;
+      return code == BUS_ADRALN   ? "misaligned address"
+             : code == BUS_ADRERR ? "nonexistent physical address"
+             : code == BUS_OBJERR ? "object-specific error"
+                                  : nullptr;
     case SIGFPE:
-      return code == FPE_INTDIV ? "integer divide by zero" : code == FPE_INTOVF ? "integer overflow"
-                                                           : code == FPE_FLTDIV ? "floating-point divide by zero"
-                                                                                : nullptr;
+      return code == FPE_INTDIV   ? "integer divide by zero"
+             : code == FPE_INTOVF ? "integer overflow"
+             : code == FPE_FLTDIV ? "floating-point divide by zero"
+                                  : nullptr;
     case SIGILL:
-      return code == ILL_ILLOPC ? "illegal opcode" : code == ILL_PRVOPC ? "privileged opcode" : nullptr;
+      return code == ILL_ILLOPC   ? "illegal opcode"
+             : code == ILL_PRVOPC ? "privileged opcode"
+                                  : nullptr;
     default:
       return nullptr;
   }
@@ -478,10 +493,14 @@ std::string headline(int signal, std::uint64_t fault_address, const PacketHeader
     }
   }
   if (header == nullptr) return description.empty() ? line : line + " (" + description + ")";
-  if (const char* cause = fault_cause(signal, header->code)) description += std::string(": ") + cause;
+  if (const char* cause = fault_cause(signal, header->code))
+    description += std::string(": ") + cause;
   if (!description.empty()) line += " (" + description + ")";
   if (header->code == SI_KERNEL) {
-    line += ", address unknown (general protection fault)";
+    // x86 reports a general protection fault (a non-canonical address, say)
+    // this way, with no address; also an int3 trap.
+    if (signal == SIGSEGV || signal == SIGBUS)
+      line += ", address unknown (general protection fault)";
   } else if (header->code > 0) {
     line += " at address " + hex(fault_address);
   } else if (header->sender_pid == header->pid) {
@@ -514,7 +533,8 @@ void install_crash_signal_stack() {
   void* memory = ::mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (memory == MAP_FAILED) throw_system_error("mmap of the crash signal stack", errno);
-  if (::mprotect(memory, page, PROT_NONE) != 0) throw_system_error("mprotect of its guard page", errno);
+  if (::mprotect(memory, page, PROT_NONE) != 0)
+    throw_system_error("mprotect of its guard page", errno);
   stack_t stack{};
   stack.ss_sp = static_cast<char*>(memory) + page;
   stack.ss_size = kStackBytes;
@@ -556,20 +576,23 @@ std::string render_crash_report(const CrashReportArea& shared) {
   std::vector<char> text(shared.text, shared.text + length);
 
   PacketHeader header{};
-  if (length < sizeof header) return headline(signal, fault_address, nullptr) + "\n  (no backtrace)";
+  if (length < sizeof header)
+    return headline(signal, fault_address, nullptr) + "\n  (no backtrace)";
   std::memcpy(&header, text.data(), sizeof header);
-  const std::uint64_t frames_end = std::uint64_t{header.frames_offset} + std::uint64_t{header.frame_count} * 8;
-  const std::uint64_t modules_end =
-      std::uint64_t{header.modules_offset} + std::uint64_t{header.module_count} * sizeof(ModuleEntry);
-  if (header.magic != kPacketMagic || header.version != kPacketVersion || header.frame_count > kMaxFrames ||
-      frames_end > length || modules_end > length) {
+  const std::uint64_t frames_end =
+      std::uint64_t{header.frames_offset} + std::uint64_t{header.frame_count} * 8;
+  const std::uint64_t modules_end = std::uint64_t{header.modules_offset} +
+                                    std::uint64_t{header.module_count} * sizeof(ModuleEntry);
+  if (header.magic != kPacketMagic || header.version != kPacketVersion ||
+      header.frame_count > kMaxFrames || frames_end > length || modules_end > length) {
     return headline(signal, fault_address, nullptr) + "\n  (no backtrace: the report is malformed)";
   }
 
   std::vector<Module> modules;
   for (std::size_t i = 0; i < header.module_count; ++i) {
     Module module{};
-    std::memcpy(&module.entry, text.data() + header.modules_offset + i * sizeof(ModuleEntry), sizeof(ModuleEntry));
+    std::memcpy(&module.entry, text.data() + header.modules_offset + i * sizeof(ModuleEntry),
+                sizeof(ModuleEntry));
     const ModuleEntry& entry = module.entry;
     if (entry.path_offset <= length && entry.path_length <= length - entry.path_offset) {
       module.path = printable(std::string_view(text.data() + entry.path_offset, entry.path_length));
@@ -590,7 +613,8 @@ std::string render_crash_report(const CrashReportArea& shared) {
 
   std::string report = headline(signal, fault_address, &header);
   if (header.code > 0 && header.code != SI_KERNEL) {
-    if (const auto [module, where] = locate(fault_address); module != nullptr) report += " (" + where + ')';
+    if (const auto [module, where] = locate(fault_address); module != nullptr)
+      report += " (" + where + ')';
   }
   if ((header.flags & kFlagTruncated) != 0) {
     report += "\n  (the crash handler faulted while writing: the backtrace may be incomplete)";
@@ -604,15 +628,47 @@ std::string render_crash_report(const CrashReportArea& shared) {
     const auto [module, where] = locate(address);
     if (module != nullptr) {
       auto file = files.find(module->path);
-      if (file == files.end()) file = files.emplace(module->path, ElfSymbols::load(module->path)).first;
+      if (file == files.end())
+        file = files.emplace(module->path, ElfSymbols::load(module->path)).first;
       if (const auto function = file->second.find(address - module->entry.bias)) {
         report += demangled(function->first) + '+' + hex(function->second) + " in ";
       }
     }
     report += where;
   }
-  if ((header.flags & kFlagPathsDropped) != 0) report += "\n  (some module paths did not fit the report)";
+  if ((header.flags & kFlagPathsDropped) != 0)
+    report += "\n  (some module paths did not fit the report)";
   return report;
+}
+
+std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses) {
+  std::string self_path;
+  {
+    char buffer[PATH_MAX];
+    const ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (length > 0) self_path.assign(buffer, static_cast<std::size_t>(length));
+  }
+  std::map<std::string, ElfSymbols> files;  // each module file is read once
+  std::string text;
+  for (std::size_t i = 0; i < return_addresses.size(); ++i) {
+    // A return address points after the call; step back into it.
+    const std::uintptr_t address = return_addresses[i] - (return_addresses[i] > 0 ? 1 : 0);
+    if (i > 0) text += '\n';
+    text += "  #" + std::to_string(i) + ' ';
+    try {
+      const CodeAddress code = locate_code(reinterpret_cast<const void*>(address));
+      const std::string path = code.module.empty() ? self_path : code.module;
+      auto file = files.find(path);
+      if (file == files.end()) file = files.emplace(path, ElfSymbols::load(path)).first;
+      if (const auto function = file->second.find(code.offset)) {
+        text += demangled(function->first) + '+' + hex(function->second) + " in ";
+      }
+      text += path + '+' + hex(code.offset);
+    } catch (const Error&) {
+      text += hex(address) + " in no known module";
+    }
+  }
+  return text;
 }
 
 }  // namespace isolated::detail

@@ -18,6 +18,8 @@
 
 #include "transport/doorbell.hpp"
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 namespace isolated::detail {
@@ -53,5 +55,10 @@ void install_crash_signal_stack();
 // only if they are absolute paths of regular files. Returns "" if the area
 // is not complete. Reads files and allocates: never call it on a hot path.
 std::string render_crash_report(const CrashReportArea& area);
+
+// Return addresses of this process, named the same way, one "  #i ..." line
+// each (for the stack trace of a thrown exception). Reads files: not for a
+// hot path.
+std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses);
 
 }  // namespace isolated::detail

@@ -7,13 +7,16 @@
 // happens only when a trace is asked for.
 #include "throw_trace.hpp"
 
+#include "crash_report.hpp"
+
 #include <boost/stacktrace.hpp>
 
 #include <cxxabi.h>
 #include <dlfcn.h>
 
 #include <atomic>
-#include <sstream>
+#include <cstdint>
+#include <vector>
 #include <typeinfo>
 
 namespace isolated::detail {
@@ -29,9 +32,11 @@ void record_throw_traces() { recording.store(true, std::memory_order_relaxed); }
 
 std::string last_throw_trace() {
   if (last_throw.empty()) return "";
-  std::ostringstream text;
-  text << last_throw;
-  return text.str();
+  std::vector<std::uintptr_t> addresses;
+  for (const auto& frame : last_throw) {
+    addresses.push_back(reinterpret_cast<std::uintptr_t>(frame.address()));
+  }
+  return describe_own_frames(addresses);
 }
 
 }  // namespace isolated::detail

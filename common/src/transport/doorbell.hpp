@@ -60,7 +60,7 @@ struct CrashReportArea {
   std::uint64_t fault_address;
   std::uint32_t text_length;
   std::uint32_t reserved;
-  char text[kCrashTextBytes];  // backtrace lines, not NUL-terminated
+  char text[kCrashTextBytes];  // a binary packet: frames and modules (worker/src/crash_report.cpp)
 };
 
 inline constexpr std::size_t kMaxDebugNameBytes = 64;

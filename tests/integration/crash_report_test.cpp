@@ -29,15 +29,17 @@ using namespace isolated::detail;
 using isolated::test::ForkedProcess;
 
 // Outside any namespace, so the names in the report are exactly these.
-[[gnu::noinline, gnu::no_sanitize("address", "undefined")]] void crash_by_null_write() {
+[[gnu::noinline]] __attribute__((no_sanitize("address", "undefined"))) void crash_by_null_write() {
   // Both volatile: else GCC's points-to analysis sees a store to nothing and drops it.
   volatile int* volatile target = nullptr;
   *target = 42;
 }
 
-[[gnu::noinline]] void crash_by_abort() { std::abort(); }
+[[gnu::noinline]] void crash_by_abort() {
+  std::abort();
+}
 
-[[gnu::noinline, gnu::no_sanitize("undefined")]] int crash_by_division() {
+[[gnu::noinline]] __attribute__((no_sanitize("undefined"))) int crash_by_division() {
   volatile int numerator = 1;
   volatile int denominator = 0;
   return numerator / denominator;
@@ -88,22 +90,28 @@ void overflow_a_thread_stack() {
   pthread_attr_init(&attributes);
   pthread_attr_setstacksize(&attributes, 512 * 1024);
   pthread_t thread;
-  if (pthread_create(&thread, &attributes, overflow_the_stack, nullptr) == 0) pthread_join(thread, nullptr);
+  if (pthread_create(&thread, &attributes, overflow_the_stack, nullptr) == 0)
+    pthread_join(thread, nullptr);
 }
 
-bool died_of(int status, int signal) { return WIFSIGNALED(status) && WTERMSIG(status) == signal; }
+bool died_of(int status, int signal) {
+  return WIFSIGNALED(status) && WTERMSIG(status) == signal;
+}
 
 }  // namespace
 
-TEST_CASE("a null-pointer write is reported as SIGSEGV at 0x0 in the function", "[integration][crash]") {
+TEST_CASE("a null-pointer write is reported as SIGSEGV at 0x0 in the function",
+          "[integration][crash]") {
   const Crash crash = crash_child([] { crash_by_null_write(); });
   INFO(crash.report);
   CHECK(died_of(crash.status, SIGSEGV));
-  CHECK(crash.report.rfind("SIGSEGV (Segmentation fault: address not mapped) at address 0x0\n", 0) == 0);
+  CHECK(crash.report.rfind("SIGSEGV (Segmentation fault: address not mapped) at address 0x0\n",
+                           0) == 0);
   CHECK(crash.report.find("#0 crash_by_null_write()+0x") != std::string::npos);
 }
 
-TEST_CASE("abort() is reported as SIGABRT raised by the process, through crash_by_abort", "[integration][crash]") {
+TEST_CASE("abort() is reported as SIGABRT raised by the process, through crash_by_abort",
+          "[integration][crash]") {
   const Crash crash = crash_child([] { crash_by_abort(); });
   INFO(crash.report);
   CHECK(died_of(crash.status, SIGABRT));
@@ -125,7 +133,8 @@ TEST_CASE("an integer division by zero is reported as SIGFPE", "[integration][cr
   const Crash crash = crash_child([] { crash_by_division(); });
   INFO(crash.report);
   CHECK(died_of(crash.status, SIGFPE));
-  CHECK(crash.report.rfind("SIGFPE (Floating-point exception: integer divide by zero) at address 0x", 0) == 0);
+  CHECK(crash.report.rfind(
+            "SIGFPE (Floating-point exception: integer divide by zero) at address 0x", 0) == 0);
   CHECK(crash.report.find("#0 crash_by_division()+0x") != std::string::npos);
 }
 
@@ -144,7 +153,13 @@ TEST_CASE("a handler that faults while writing still ends the process by the fir
   });
   const auto status = child.wait_for(kTimeout);
   REQUIRE(status);
+#ifdef __SANITIZE_THREAD__
+  // TSan runs every handler with all signals blocked, so the kernel ends the
+  // process by the nested SIGSEGV at once: no loop, but not the first signal.
+  CHECK((died_of(*status, SIGABRT) || died_of(*status, SIGSEGV)));
+#else
   CHECK(died_of(*status, SIGABRT));
+#endif
   CHECK(render_crash_report(*area).empty());
 }
 
@@ -184,7 +199,7 @@ TEST_CASE("rendering an area of random or mutated bytes never crashes", "[integr
   REQUIRE(real->state.load() == 2);
   const std::size_t length = real->text_length;
   REQUIRE(length > 0);
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 150; ++i) {
     std::memcpy(area->text, real->text, sizeof area->text);
     area->signal = real->signal;
     area->fault_address = real->fault_address;
