@@ -101,11 +101,15 @@ struct Supervisor::State {
   std::mutex mutex;
   std::condition_variable changed;
   std::unordered_map<int, Child> children;
+  // Reports that arrived before watch() registered their sender: a quick
+  // worker can say hello (even goodbye) before its launch has returned.
+  std::vector<std::pair<int, Message>> unclaimed;
   int epoll_fd = -1;
   std::thread thread;
 
   void serve();
   void end(int pid);
+  void apply(Child& child, const Message& report);
 };
 
 Supervisor& Supervisor::get() {
@@ -134,6 +138,15 @@ void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> 
     if (on_exit) child.exit_listeners.emplace_back(*on_exit, Message());
     if (on_error) child.error_listeners.push_back(*on_error);
     child.on_end = std::move(on_end);
+    // Reports it sent before we got here.
+    std::erase_if(state_->unclaimed, [&](const std::pair<int, Message>& early) {
+      if (early.first != pid) return false;
+      try {
+        state_->apply(child, early.second);
+      } catch (const Error&) {
+      }
+      return true;
+    });
   }
   epoll_event event{};
   event.events = EPOLLIN;
@@ -172,49 +185,58 @@ void Supervisor::on_report(Message report) {
     const int pid = kind == Report::hello ? parts.at(2).as<int>() : parts.at(1).as<int>();
     std::lock_guard lock(state_->mutex);
     const auto found = state_->children.find(pid);
-    if (found == state_->children.end()) return;  // not a child of ours
-    Child& child = found->second;
-    switch (kind) {
-      case Report::hello: {
-        const auto [_, spawn_id, __, control] =
-            report.as<std::tuple<int, std::uint64_t, int, SendPort>>();
-        if (spawn_id == child.spawn_id) child.control = control;
-        break;
-      }
-      case Report::add_exit_listener: {
-        auto [_, __, port, response] = report.as<std::tuple<int, int, SendPort, Message>>();
-        std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
-        child.exit_listeners.emplace_back(port, std::move(response));
-        break;
-      }
-      case Report::remove_exit_listener: {
-        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
-        std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
-        break;
-      }
-      case Report::add_error_listener: {
-        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
-        if (std::find(child.error_listeners.begin(), child.error_listeners.end(), port) ==
-            child.error_listeners.end()) {
-          child.error_listeners.push_back(port);
-        }
-        break;
-      }
-      case Report::remove_error_listener: {
-        const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
-        std::erase(child.error_listeners, port);
-        break;
-      }
-      case Report::goodbye: {
-        const auto [_, __, reported] = report.as<std::tuple<int, int, bool>>();
-        child.said_goodbye = true;
-        child.reported_its_errors = reported;
-        break;
-      }
+    if (found == state_->children.end()) {
+      // Not (yet) a child we watch; bounded, since anybody can write here.
+      constexpr std::size_t kMaxUnclaimed = 256;
+      if (state_->unclaimed.size() < kMaxUnclaimed) state_->unclaimed.emplace_back(pid, report);
+      return;
     }
+    state_->apply(found->second, report);
     state_->changed.notify_all();
   } catch (const Error& e) {
     std::fprintf(stderr, "isolated: ignored a malformed report from a child: %s\n", e.what());
+  }
+}
+
+void Supervisor::State::apply(Child& child, const Message& report) {
+  const auto kind = static_cast<Report>(report.as<std::vector<Message>>().at(0).as<int>());
+  switch (kind) {
+    case Report::hello: {
+      const auto [_, spawn_id, __, control] =
+          report.as<std::tuple<int, std::uint64_t, int, SendPort>>();
+      if (spawn_id == child.spawn_id) child.control = control;
+      break;
+    }
+    case Report::add_exit_listener: {
+      auto [_, __, port, response] = report.as<std::tuple<int, int, SendPort, Message>>();
+      std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
+      child.exit_listeners.emplace_back(port, std::move(response));
+      break;
+    }
+    case Report::remove_exit_listener: {
+      const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+      std::erase_if(child.exit_listeners, [&](const auto& l) { return l.first == port; });
+      break;
+    }
+    case Report::add_error_listener: {
+      const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+      if (std::find(child.error_listeners.begin(), child.error_listeners.end(), port) ==
+          child.error_listeners.end()) {
+        child.error_listeners.push_back(port);
+      }
+      break;
+    }
+    case Report::remove_error_listener: {
+      const auto [_, __, port] = report.as<std::tuple<int, int, SendPort>>();
+      std::erase(child.error_listeners, port);
+      break;
+    }
+    case Report::goodbye: {
+      const auto [_, __, reported] = report.as<std::tuple<int, int, bool>>();
+      child.said_goodbye = true;
+      child.reported_its_errors = reported;
+      break;
+    }
   }
 }
 

@@ -276,7 +276,13 @@ bool Runtime::events_runnable_locked() const { return !events_.empty() && pause_
 
 void Runtime::wait_while_paused() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return pause_tokens_.empty() || kill_requested_; });
+  changed_.wait(lock, [&] { return pause_tokens_.empty(); });
+  // A kill before the next event, sent while paused, takes effect now: the
+  // entry is the isolate's first event.
+  if (kill_requested_) {
+    lock.unlock();
+    exit_process(0);
+  }
 }
 
 void Runtime::ensure_event_thread_locked() {
@@ -292,11 +298,12 @@ void Runtime::run_event_loop() {
     std::function<void(Message)> handler;
     {
       std::unique_lock lock(mutex_);
+      // A kill before the next event waits, like events, while paused.
       changed_.wait(lock, [&] {
-        return kill_requested_ || events_runnable_locked() ||
-               (config_.is_worker && listeners_ == 0 && events_.empty());
+        return (kill_requested_ && pause_tokens_.empty()) || events_runnable_locked() ||
+               (config_.is_worker && listeners_ == 0 && events_.empty() && pause_tokens_.empty());
       });
-      if (kill_requested_) {
+      if (kill_requested_ && pause_tokens_.empty()) {
         lock.unlock();
         exit_process(0);
       }

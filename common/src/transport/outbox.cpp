@@ -25,13 +25,14 @@ Outbox::~Outbox() {
   }
 }
 
-bool Outbox::receiver_alive(const Connection& connection) noexcept {
+bool Outbox::inbox_accepting(const Connection& connection) noexcept {
   const auto state = connection.header->state.load(std::memory_order_acquire);
-  if (state != static_cast<std::uint32_t>(InboxState::alive) &&
-      state != static_cast<std::uint32_t>(InboxState::starting)) {
-    return false;
-  }
-  return process_exists(connection.owner_pid);
+  return state == static_cast<std::uint32_t>(InboxState::alive) ||
+         state == static_cast<std::uint32_t>(InboxState::starting);
+}
+
+bool Outbox::receiver_alive(const Connection& connection) noexcept {
+  return inbox_accepting(connection) && process_exists(connection.owner_pid);
 }
 
 std::shared_ptr<Outbox::Connection> Outbox::connect(std::string_view inbox_name) {
@@ -92,6 +93,12 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
                         std::uint16_t flags, std::span<const std::byte> payload) {
   const std::shared_ptr<Connection> connection = connect(inbox_name);
   if (connection == nullptr) return SendResult::inbox_gone;
+  // One load of a line the receiver rarely writes: a receiver whose end was
+  // seen (by itself or its parent) gets nothing more.
+  if (!inbox_accepting(*connection)) {
+    disconnect(inbox_name);
+    return SendResult::inbox_gone;
+  }
   const SendResult result = payload.size() > connection->writer.max_inline_payload()
                                 ? write_out_of_line(*connection, port, kind, flags, payload)
                                 : write(*connection, port, kind, flags, payload);

@@ -83,6 +83,9 @@ class Outbox {
                    std::span<const std::byte> payload);
   SendResult write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
                                std::uint16_t flags, std::span<const std::byte> payload);
+  // The inbox's state says it takes frames (no system call).
+  static bool inbox_accepting(const Connection& connection) noexcept;
+  // ... and its owner process exists.
   static bool receiver_alive(const Connection& connection) noexcept;
 
   // Lets connections_ be searched by string_view: no string is built per send.
