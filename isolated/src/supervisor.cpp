@@ -281,14 +281,15 @@ void Supervisor::State::end(int pid) {
   } else {
     exit.signal = info.si_status;
   }
+  // Its last messages to us (its hello, a compute result, its goodbye) are in
+  // our lanes: take them in before deciding anything.
+  if (Runtime* runtime = Runtime::current()) runtime->drain_now();
   std::optional<SendPort> control;
   {
     std::lock_guard lock(mutex);
     control = children[pid].control;
   }
   if (control) exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
-  // Its last messages to us (a compute result, its goodbye) are in our lanes.
-  if (Runtime* runtime = Runtime::current()) runtime->drain_now();
 
   exit.description = "ended";  // refined below
   Child child;

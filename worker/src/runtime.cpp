@@ -101,6 +101,7 @@ std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time
     int& count;
     ~Leave() { --count; }
   } leave{waiting_receivers_};
+  bool looked_once = false;
   for (;;) {
     const auto port = ports_.find(id);
     if (port == ports_.end()) throw PortClosed("the port is closed");
@@ -110,14 +111,21 @@ std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time
       return message;
     }
     const auto now = Clock::now();
-    if (deadline && now >= *deadline) return std::nullopt;
+    const bool expired = deadline && now >= *deadline;
+    if (expired && looked_once) return std::nullopt;
     const auto slice_end = deadline ? std::min(*deadline, now + kReceiveSlice) : now + kReceiveSlice;
+    if (expired) {
+      // Out of time (or try_receive): one look at the lanes without waiting,
+      // if nobody else is draining them.
+      looked_once = true;
+      if (drainer_active_ || drain_requests_ > 0) return std::nullopt;
+    }
     if (!drainer_active_ && drain_requests_ == 0) {
       // Take the drainer role: spin on the lanes, sleep on the doorbell, drain.
       drainer_active_ = true;
       lock.unlock();
       try {
-        inbox_.wait(slice_end - now);
+        if (!expired) inbox_.wait(slice_end - now);
         drain_as_drainer();
       } catch (...) {
         lock.lock();
