@@ -32,7 +32,8 @@ struct Child {
   std::uint64_t spawn_id = 0;
   std::optional<SendPort> control;  // known once it said hello
   bool ended = false;
-  bool abandoned = false;  // its spawn gave up waiting for the hello
+  bool abandoned = false;    // its spawn gave up waiting for the hello
+  bool hello_taken = false;  // its spawn has read the control port
   bool said_goodbye = false;
   bool reported_its_errors = false;
   std::string end_description;
@@ -162,7 +163,13 @@ SendPort Supervisor::wait_for_hello(int pid, std::chrono::milliseconds timeout) 
   });
   const auto found = state_->children.find(pid);
   if (found == state_->children.end()) throw IsolateSpawnError("the worker process vanished");
-  if (found->second.control) return *found->second.control;
+  if (found->second.control) {
+    SendPort control = *found->second.control;
+    found->second.hello_taken = true;
+    // A quick isolate may have ended already; its record was kept for us.
+    if (found->second.ended) state_->children.erase(found);
+    return control;
+  }
   if (!settled) {
     found->second.abandoned = true;
     ::kill(pid, SIGKILL);  // the supervisor reaps it
@@ -267,13 +274,14 @@ void Supervisor::State::end(int pid) {
     if (found == children.end()) return;
     pidfd = found->second.pidfd;
   }
+  // Look without reaping: the child is reaped only once its inbox is removed,
+  // so whoever sees it gone also sees its segments gone.
   siginfo_t info{};
-  if (retry_on_eintr([&] { return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED); }) !=
-      0) {
+  if (retry_on_eintr([&] {
+        return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOWAIT);
+      }) != 0) {
     return;
   }
-  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);
-  ::close(pidfd);
 
   ExitInfo exit;
   if (info.si_code == CLD_EXITED) {
@@ -290,6 +298,11 @@ void Supervisor::State::end(int pid) {
     control = children[pid].control;
   }
   if (control) exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
+  // Reaped once its inbox is gone and before anyone is told: whoever learns of
+  // the end finds the process and its segments gone.
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);
+  retry_on_eintr([&] { return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED); });
+  ::close(pidfd);
 
   exit.description = "ended";  // refined below
   Child child;
@@ -331,8 +344,9 @@ void Supervisor::State::end(int pid) {
     Child& record = children[pid];
     record.ended = true;
     record.end_description = exit.description;
-    // A spawn still waiting for the hello reads the description, then erases.
-    if (record.control || record.abandoned) children.erase(pid);
+    // A spawn still waiting for the hello reads it (or the description of the
+    // end), then erases the record.
+    if (record.hello_taken || record.abandoned) children.erase(pid);
   }
   changed.notify_all();
 }
