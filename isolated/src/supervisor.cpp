@@ -88,7 +88,12 @@ void bury_orphaned_inboxes() {
     try {
       Segment segment = Segment::open(name, SegmentKind::inbox, kDoorbellSlotsOffset);
       const DoorbellHeader* header = checked_doorbell(segment.data(), segment.size());
-      if (process_exists(header->owner_pid)) continue;
+      // An inbox still being set up (state `starting`, owner not yet written)
+      // is somebody's future, not an orphan.
+      if (header->state.load() == static_cast<std::uint32_t>(InboxState::starting) ||
+          header->owner_pid <= 0 || process_exists(header->owner_pid)) {
+        continue;
+      }
     } catch (const Error&) {
       continue;
     }
