@@ -20,8 +20,8 @@ using demo::FrameStats;
 using demo::Person;
 
 void print_row(const char* scenario, const FrameStats& s, const std::string& result) {
-  std::printf("%-34s %7d %7d %9.1f ms %9.1f ms  %s\n", scenario, s.frames, s.janky, s.worst_ms,
-              s.result_ms, result.c_str());
+  std::printf("%-34s %7d %7d %8d %9.1f ms %9.1f ms  %s\n", scenario, s.frames, s.janky, s.dropped,
+              s.worst_ms, s.result_ms, result.c_str());
 }
 
 // Polls a future once per frame: done when it is ready.
@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
   const std::string json = demo::make_persons_json(count);
   std::printf("isolated demo: a 60 Hz frame loop while %zu persons (%.1f MB of JSON) are decoded\n\n",
               count, static_cast<double>(json.size()) / 1e6);
-  std::printf("%-34s %7s %7s %12s %12s  %s\n", "scenario", "frames", "janky", "worst frame",
-              "to result", "result");
+  std::printf("%-34s %7s %7s %8s %12s %12s  %s\n", "scenario", "frames", "janky", "dropped",
+              "worst frame", "to result", "result");
 
   // (a) On the main thread: the decode blocks the frame loop.
   std::optional<std::vector<Person>> persons;
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     crashing.get();
     outcome = "no crash?";
   } catch (const isolated::IsolateExited& e) {
-    outcome = "IsolateExited: worker " + std::string(e.what()).substr(0, 60);
+    outcome = "IsolateExited, signal " + std::to_string(e.signal().value_or(0));
     report = e.crash_report();
   }
   print_row("(c) compute() whose worker crashes", crashed, outcome);

@@ -26,7 +26,11 @@ FrameStats run_frames(const std::function<bool()>& step, int tail) {
     const auto now = Clock::now();
     const double frame_ms = std::chrono::duration<double, std::milli>(now - frame_start).count();
     ++stats.frames;
-    if (now - frame_start > kBudget + std::chrono::milliseconds(1)) ++stats.janky;
+    if (now - frame_start > kBudget + std::chrono::milliseconds(1)) {
+      ++stats.janky;
+      stats.dropped += static_cast<int>((now - frame_start) / kBudget) - 1 +
+                       ((now - frame_start) % kBudget > std::chrono::milliseconds(1) ? 1 : 0);
+    }
     stats.worst_ms = std::max(stats.worst_ms, frame_ms);
     frame_start = now;
   }

@@ -10,7 +10,8 @@ namespace demo {
 
 struct FrameStats {
   int frames = 0;
-  int janky = 0;
+  int janky = 0;    // frames over the 16.7 ms budget
+  int dropped = 0;  // screen refreshes those frames missed
   double worst_ms = 0;
   double result_ms = 0;  // from the start until `step` reported done
 };
