@@ -86,3 +86,23 @@ TEST_CASE("an exception in compute comes back as RemoteError, with where it was 
     CHECK_THAT(e.stack_trace(), Catch::Contains("throw_from_deep_inside"));
   }
 }
+
+namespace {
+void wants_a_string(std::string) {}
+}  // namespace
+
+TEST_CASE("an entry given the wrong type of message fails with a clear error at spawn",
+          "[integration][spawn]") {
+  ReceivePort errors;
+  ReceivePort exited;
+  SpawnOptions options;
+  options.on_error = errors.send_port();
+  options.on_exit = exited.send_port();
+  Isolate::spawn(&wants_a_string, 42, options);
+  auto error = errors.receive_for(10s);
+  REQUIRE(error);
+  const auto parts = error->as<std::vector<std::string>>();
+  REQUIRE(parts.size() == 2);
+  CHECK_THAT(parts[0], Catch::Contains("int") && Catch::Contains("string"));
+  CHECK(exited.receive_for(10s));
+}
