@@ -302,7 +302,11 @@ void Supervisor::State::end(int pid) {
     std::lock_guard lock(mutex);
     control = children[pid].control;
   }
-  if (control) exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
+  if (control) {
+    exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
+    // What we sent it and it never read is reclaimed.
+    if (Runtime* runtime = Runtime::current()) runtime->outbox().abandon(control->inbox_name());
+  }
   // Reaped once its inbox is gone and before anyone is told: whoever learns of
   // the end finds the process and its segments gone.
   ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);

@@ -164,6 +164,7 @@ bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, Frame
   if (port.inbox_name() == inbox_.name()) {
     // A port of this very isolate: no lane needed.
     Message message = Message::decode(bytes);
+    message.adopt_transferables();
     if (kind == FrameKind::control) {
       apply_control(message);
       return true;
@@ -191,6 +192,7 @@ void Runtime::drain_as_drainer() {
     try {
       // Copies the bytes out of the sender's memory before parsing them.
       message = Message::decode(delivery.bytes);
+      message.adopt_transferables();
     } catch (const Error& e) {
       std::fprintf(stderr, "isolated: dropped a malformed message from process %d: %s\n",
                    delivery.producer_pid, e.what());

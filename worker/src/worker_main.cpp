@@ -113,7 +113,9 @@ void run_worker_if_spawned(int argc, char** argv) {
 
   try {
     const auto* bytes = reinterpret_cast<const std::byte*>(boot.message.data());
-    trampoline(target, Message::decode(std::span(bytes, boot.message.size())));
+    Message argument = Message::decode(std::span(bytes, boot.message.size()));
+    argument.adopt_transferables();
+    trampoline(target, std::move(argument));
   } catch (const std::exception& e) {
     if (runtime.report_uncaught_error(e.what(), last_throw_trace())) runtime.exit_process(70);
   } catch (...) {

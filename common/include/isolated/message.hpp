@@ -6,6 +6,8 @@
 
 #include <isolated/detail/encode.hpp>
 #include <isolated/detail/msgpack_adaptors.hpp>
+#include <isolated/detail/transfer_table.hpp>
+#include <isolated/detail/transferable_adaptors.hpp>
 #include <isolated/detail/value_traits.hpp>
 #include <isolated/error.hpp>
 
@@ -40,6 +42,11 @@ enum class MessageKind {
 // "int", "float", "string", "bytes", "list", "map", "SendPort", "Capability",
 // "TransferableTypedData".
 std::string_view to_string(MessageKind kind) noexcept;
+
+class Message;
+namespace detail {
+Message message_from_object(const msgpack::object& object);
+}  // namespace detail
 
 class Message {
  public:
@@ -93,6 +100,10 @@ class Message {
   // The msgpack encoding, exactly as received.
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
+  // Runtime use: maps the blocks of the transferables this message carries
+  // and unlinks their names, so that nothing leaks whether or not it is read.
+  void adopt_transferables() { transfers_ = detail::adopt_transfers(root_); }
+
  private:
   static constexpr std::byte kNilBytes[] = {std::byte{0xc0}};
 
@@ -105,6 +116,10 @@ class Message {
   std::shared_ptr<const void> storage_;
   msgpack::object root_;  // NIL by default
   std::span<const std::byte> bytes_ = kNilBytes;
+  // The transferables this message carries, once adopted (shared by copies:
+  // each block is handed over once).
+  std::shared_ptr<detail::TransferTable> transfers_;
+  friend Message detail::message_from_object(const msgpack::object& object);
 };
 
 namespace detail {
@@ -138,13 +153,15 @@ void pack_encoded(msgpack::packer<Stream>& packer, std::span<const std::byte> by
 inline Message::Message(Message&& other) noexcept
     : storage_(std::move(other.storage_)),
       root_(std::exchange(other.root_, msgpack::object())),
-      bytes_(std::exchange(other.bytes_, kNilBytes)) {}
+      bytes_(std::exchange(other.bytes_, kNilBytes)),
+      transfers_(std::move(other.transfers_)) {}
 
 inline Message& Message::operator=(Message&& other) noexcept {
   if (this != &other) {
     storage_ = std::move(other.storage_);
     root_ = std::exchange(other.root_, msgpack::object());
     bytes_ = std::exchange(other.bytes_, kNilBytes);
+    transfers_ = std::move(other.transfers_);
   }
   return *this;
 }
@@ -164,6 +181,8 @@ T Message::as() const {
       detail::throw_type_mismatch(root_, traits::name(), typeid(T).name());
     }
     try {
+      // Transferables inside are taken from this message's table.
+      const detail::ReadingTransfers reading(transfers_);
       return root_.as<T>();
     } catch (const msgpack::type_error&) {
       // A member of a user struct did not match.

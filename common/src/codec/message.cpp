@@ -561,7 +561,10 @@ Message message_from_object(const msgpack::object& object) {
     msgpack::packer<ByteSink> packer(sink);
     packer.pack(object);
   }
-  return Message::decode(*bytes, bytes);
+  Message message = Message::decode(*bytes, bytes);
+  // A part of the message being read shares its transferables.
+  message.transfers_ = reading_transfers();
+  return message;
 }
 
 }  // namespace detail

@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -116,6 +117,12 @@ class LaneWriter {
   // Everything written so far has been consumed.
   bool drained() const noexcept;
 
+  // Calls visit(kind, payload) for every frame written but not consumed, in
+  // order (to reclaim what they name when the consumer is gone). Reads only
+  // this producer's own ring, so nothing in it is untrusted.
+  template <class Visit>
+  void for_each_unconsumed(Visit&& visit) const;
+
  private:
   bool has_room(std::size_t bytes) noexcept;
   // Sleeps until the consumer frees space or `slice` passes.
@@ -176,6 +183,24 @@ class LaneReader {
   int producer_pid_ = 0;
   std::string fault_;
 };
+
+template <class Visit>
+void LaneWriter::for_each_unconsumed(Visit&& visit) const {
+  std::uint64_t index = header_->read_index.load(std::memory_order_acquire);
+  while (index < write_index_) {
+    const std::size_t position = index % capacity_;
+    FrameHeader header{};
+    std::memcpy(&header, ring_ + position, kWrapMarkerBytes);
+    if (header.kind == static_cast<std::uint16_t>(FrameKind::wrap)) {
+      index += capacity_ - position;
+      continue;
+    }
+    std::memcpy(&header, ring_ + position, sizeof header);
+    visit(static_cast<FrameKind>(header.kind),
+          std::span<const std::byte>(ring_ + position + sizeof header, header.length));
+    index += frame_bytes(header.length);
+  }
+}
 
 template <class KeepWaiting>
 bool LaneWriter::write(FrameKind kind, std::uint16_t flags, std::uint64_t port,

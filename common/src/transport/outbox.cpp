@@ -2,6 +2,8 @@
 
 #include "os/syscall.hpp"
 
+#include <isolated/detail/transfer_table.hpp>
+
 #include <isolated/error.hpp>
 
 #include <unistd.h>
@@ -126,10 +128,42 @@ bool Outbox::wait_drained(std::string_view inbox_name) {
   }
 }
 
+void Outbox::abandon(std::string_view inbox_name) { disconnect(inbox_name); }
+
+namespace {
+
+// Unlinks what an unread frame names: an out-of-line payload's segment, and
+// the transferables inside the message.
+void reclaim(FrameKind kind, std::span<const std::byte> payload) {
+  if (kind == FrameKind::message) {
+    unlink_transfers_in(payload);
+    return;
+  }
+  if (kind != FrameKind::out_of_line || payload.size() != sizeof(OutOfLineRef)) return;
+  OutOfLineRef ref{};
+  std::memcpy(&ref, payload.data(), sizeof ref);
+  const std::string_view name(ref.name, std::min<std::size_t>(ref.name_length, sizeof ref.name));
+  try {
+    Segment segment = Segment::open(name, SegmentKind::out_of_line, static_cast<std::size_t>(ref.size));
+    if (ref.inner_kind == static_cast<std::uint16_t>(FrameKind::message)) {
+      unlink_transfers_in(std::span<const std::byte>(segment.data(), static_cast<std::size_t>(ref.size)));
+    }
+    segment.unlink();
+  } catch (const Error&) {
+    // Gone already.
+  }
+}
+
+}  // namespace
+
 void Outbox::disconnect(std::string_view inbox_name) {
   std::unique_lock lock(connections_mutex_);
   const auto found = connections_.find(inbox_name);
   if (found == connections_.end()) return;
+  {
+    std::lock_guard lane_lock(found->second->mutex);
+    found->second->writer.for_each_unconsumed(&reclaim);
+  }
   // A receiver that died before it mapped our lane could not unlink its name.
   unlink_segment(found->second->lane.name());
   connections_.erase(found);

@@ -52,6 +52,11 @@ class Outbox {
   SendResult send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                   std::uint16_t flags, std::span<const std::byte> payload);
 
+  // Forgets an inbox whose owner has ended: what our lane still held for it is
+  // never going to be read, so the segments those frames name (out-of-line
+  // payloads, transferables) are unlinked here.
+  void abandon(std::string_view inbox_name);
+
   // Waits until the receiver has taken every frame this process sent to
   // `inbox_name` out of the lane, or is gone. Returns false if it is gone.
   bool wait_drained(std::string_view inbox_name);

@@ -9,6 +9,7 @@
 #include <isolated/error.hpp>
 #include <isolated/isolate.hpp>
 #include <isolated/message.hpp>
+#include <isolated/transferable.hpp>
 
 #include <exception>
 #include <functional>
@@ -59,7 +60,11 @@ template <class R, class Invoke>
       invoke();
       encode(std::tuple<int>(0), outcome);
     } else {
-      encode(std::tuple<int, const R&>(0, invoke()), outcome);
+      // Kept until the process ends (exit_isolate does not return), so a
+      // transferable in the result is not freed before the parent maps it.
+      static thread_local std::optional<R> result;
+      result.emplace(invoke());
+      encode(std::tuple<int, const R&>(0, *result), outcome);
     }
   } catch (const std::exception& e) {
     failed(e.what());
@@ -111,6 +116,7 @@ template <class R, class Arg>
 std::future<R> start_compute(AnyFunction function, EntryTrampoline trampoline, Arg argument) {
   auto promise = std::make_shared<std::promise<R>>();
   std::future<R> future = promise->get_future();
+  TransferScope transfers;  // transferables in the argument go with the worker
   spawn_compute(
       EntryPoint{trampoline, function},
       [&](const SendPort& reply, std::vector<std::byte>& out) {
@@ -119,6 +125,7 @@ std::future<R> start_compute(AnyFunction function, EntryTrampoline trampoline, A
       [promise](std::optional<Message> reply, const ExitInfo& exit) {
         settle(*promise, std::move(reply), exit);
       });
+  transfers.commit();
   return future;
 }
 

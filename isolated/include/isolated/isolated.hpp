@@ -11,3 +11,4 @@
 #include <isolated/send.hpp>
 #include <isolated/send_port.hpp>
 #include <isolated/spawn.hpp>
+#include <isolated/transferable.hpp>

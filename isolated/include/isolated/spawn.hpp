@@ -4,6 +4,7 @@
 #include <isolated/detail/encode.hpp>
 #include <isolated/detail/entry.hpp>
 #include <isolated/isolate.hpp>
+#include <isolated/transferable.hpp>
 
 #include <cstddef>
 #include <span>
@@ -24,9 +25,12 @@ namespace isolated {
 template <class Entry, class Arg>
 Isolate Isolate::spawn(Entry entry, Arg&& message, SpawnOptions options) {
   const detail::EntryPoint entry_point = detail::make_entry_point(entry);
+  detail::TransferScope transfers;  // handed over only if the spawn succeeds
   std::vector<std::byte> bytes;
   detail::encode(message, bytes);
-  return detail::spawn_isolate(entry_point, bytes, options);
+  Isolate isolate = detail::spawn_isolate(entry_point, bytes, options);
+  transfers.commit();
+  return isolate;
 }
 
 }  // namespace isolated

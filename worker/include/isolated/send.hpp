@@ -4,6 +4,7 @@
 #include <isolated/detail/encode.hpp>
 #include <isolated/detail/runtime_calls.hpp>
 #include <isolated/send_port.hpp>
+#include <isolated/transferable.hpp>
 
 #include <utility>
 
@@ -11,10 +12,14 @@ namespace isolated {
 
 template <class T>
 bool SendPort::send(T&& message) const {
+  // Transferables in the message move to the receiver only if it went out.
+  detail::TransferScope transfers;
   auto& buffer = detail::encode_buffer();
   buffer.clear();
   detail::encode(message, buffer);
-  return detail::post_message(*this, buffer);
+  const bool sent = detail::post_message(*this, buffer);
+  if (sent) transfers.commit();
+  return sent;
 }
 
 }  // namespace isolated

@@ -4,6 +4,7 @@
 
 #include <isolated/detail/byte_sink.hpp>
 #include <isolated/detail/msgpack_adaptors.hpp>
+#include <isolated/detail/transferable_adaptors.hpp>
 #include <isolated/detail/value_traits.hpp>
 
 #include <msgpack.hpp>
