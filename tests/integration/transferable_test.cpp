@@ -283,3 +283,36 @@ TEST_CASE("ten thousand small blocks in flight at once", "[integration][transfer
   worker.wait_for_end();
   CHECK(transferable_segments() == 0);
 }
+
+namespace {
+
+// Sends back, as a string, the bytes it is sent.
+void big_echo_entry(SendPort reply) {
+  ReceivePort port;
+  reply.send(port.send_port());
+  const auto bytes = port.receive().as<std::vector<std::uint8_t>>();
+  reply.send(std::string(bytes.begin(), bytes.end()));
+}
+
+}  // namespace
+
+TEST_CASE("a 200 MB ordinary message goes out of line through the smallest lanes",
+          "[integration][transfer]") {
+  ReceivePort reply;
+  ReceivePort exited;
+  SpawnOptions options;
+  options.lane_bytes = 4096;  // the worker's lanes: far smaller than the message
+  options.on_exit = exited.send_port();
+  Isolate::spawn(&big_echo_entry, reply.send_port(), options);
+  const auto to_worker = reply.receive_for(10s)->as<SendPort>();
+  std::vector<std::uint8_t> bytes(200u << 20);
+  fill(bytes, 200);
+  const std::uint64_t sum = checksum(bytes);
+  REQUIRE(to_worker.send(bytes));
+  auto back = reply.receive_for(120s);
+  REQUIRE(back);
+  const auto text = back->as<std::string_view>();
+  REQUIRE(text.size() == bytes.size());
+  CHECK(checksum(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())) == sum);
+  CHECK(exited.receive_for(10s));
+}

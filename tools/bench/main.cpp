@@ -2,10 +2,14 @@
 // peers measured in the same run (never timed assertions in tests).
 //
 //   isolated-bench transport [--quick]
+//   isolated-bench transfer [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
+#include "transfer_bench.hpp"
 #include "transport_bench.hpp"
+
+#include <isolated/init.hpp>
 
 #include <cstdio>
 #include <exception>
@@ -98,16 +102,18 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench transport [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench transport|transfer [--quick]\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  isolated::init(argc, argv);  // the transfer bench's receiver is a worker isolate
   const std::string_view what = argc > 1 ? argv[1] : "";
   const bool quick = argc > 2 && std::string_view(argv[2]) == "--quick";
   try {
     if (what == "transport") return transport(quick);
+    if (what == "transfer") return isolated::bench::transfer(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());
     return 1;

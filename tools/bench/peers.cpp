@@ -438,4 +438,47 @@ Summary raw_spin_round_trip(const PeerConfig& cfg) {
   return summarize(std::move(samples));
 }
 
+Summary socketpair_block_transfer(std::size_t bytes, std::size_t repetitions, int parent_cpu,
+                                  int child_cpu) {
+  const SigpipeBlocked no_sigpipe;
+  Channel ch = make_socketpair();
+  const ScopedPin pin(parent_cpu);
+  ForkedChild child = ForkedChild::start(child_cpu, [&] {
+    ch.keep_child_ends();
+    std::vector<unsigned char> block(bytes);
+    const unsigned char ack = 1;
+    for (std::size_t i = 0; i < repetitions; ++i) {
+      read_expected(ch.child_rx.get(), block.data(), bytes, "block transfer");
+      write_full(ch.child_tx.get(), &ack, 1);
+    }
+    return 0;
+  });
+  ch.keep_parent_ends();
+  const std::vector<unsigned char> block = make_message(bytes);
+  std::vector<double> samples;
+  for (std::size_t i = 0; i < repetitions; ++i) {
+    const auto start = Clock::now();
+    write_full(ch.parent_tx.get(), block.data(), bytes);
+    unsigned char ack = 0;
+    read_expected(ch.parent_rx.get(), &ack, 1, "block transfer");
+    samples.push_back(micros(Clock::now() - start));
+  }
+  ch.finish_sending();
+  expect_clean_exit(child, "block transfer");
+  return summarize(std::move(samples));
+}
+
+Summary memcpy_block(std::size_t bytes, std::size_t repetitions) {
+  const std::vector<unsigned char> source = make_message(bytes);
+  std::vector<unsigned char> target(bytes, 1);  // written once: no fresh pages
+  std::vector<double> samples;
+  for (std::size_t i = 0; i < repetitions; ++i) {
+    const auto start = Clock::now();
+    std::memcpy(target.data(), source.data(), bytes);
+    samples.push_back(micros(Clock::now() - start));
+  }
+  if (byte_sum(target.data(), std::min<std::size_t>(bytes, 64)) == 0) std::abort();  // keep it
+  return summarize(std::move(samples));
+}
+
 }  // namespace isolated::bench

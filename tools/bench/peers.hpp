@@ -50,4 +50,14 @@ double socketpair_stream(const PeerConfig&);
 // from waiting for preemption on every hand-off (see spin_until_changed).
 Summary raw_spin_round_trip(const PeerConfig&);
 
+// Moving a block of `bytes` to another process through a Unix socketpair:
+// the parent writes it, the child reads all of it into a buffer of its own
+// (allocated once) and acknowledges with one byte. One sample per block.
+Summary socketpair_block_transfer(std::size_t bytes, std::size_t repetitions, int parent_cpu,
+                                  int child_cpu);
+
+// The floor for any design that copies: memcpy of `bytes` into a buffer
+// that was written before (no fresh pages). One sample per copy.
+Summary memcpy_block(std::size_t bytes, std::size_t repetitions);
+
 }  // namespace isolated::bench

@@ -5,11 +5,16 @@
 
 #include "shm/segment.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace isolated {
@@ -21,6 +26,65 @@ struct TransferableTypedData::Block {
   // receiver unlinked it on arrival), so sending it on needs a fresh segment.
   bool named = true;
 };
+
+namespace {
+
+using Block = TransferableTypedData::Block;
+
+// Unmapping a large block that was written takes time in proportion to its
+// size (the kernel tears down page tables, and the last unmap frees the
+// pages). Neither a sender handing a block over nor a receiver dropping one
+// should pay that on its way: big blocks are unmapped here, on a thread of
+// their own. Their names are unlinked at once, before they are queued.
+constexpr std::size_t kRetireAbove = 1 << 20;
+
+class Retirement {
+ public:
+  static void retire(Block* block) {
+    static Retirement* retirement = new Retirement();  // lives as long as the process
+    {
+      std::lock_guard lock(retirement->mutex_);
+      retirement->blocks_.emplace_back(block);
+    }
+    retirement->wake_.notify_one();
+  }
+
+ private:
+  Retirement() {
+    std::thread([this] {
+      // Idle priority: the unmapping runs only when nothing else wants the
+      // CPU, so it never delays the thread that is waiting for a reply.
+      const sched_param idle{};
+      pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+      for (;;) {
+        std::vector<std::unique_ptr<Block>> batch;
+        {
+          std::unique_lock lock(mutex_);
+          wake_.wait(lock, [&] { return !blocks_.empty(); });
+          batch.swap(blocks_);
+        }
+        batch.clear();  // unmaps, outside the lock
+      }
+    }).detach();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+};
+
+void release_block(Block* block) {
+  if (block->segment.owns_name()) block->segment.unlink();
+  if (block->size > kRetireAbove) {
+    Retirement::retire(block);
+  } else {
+    delete block;
+  }
+}
+
+std::shared_ptr<Block> new_block() { return std::shared_ptr<Block>(new Block, &release_block); }
+
+}  // namespace
 
 // Builds handles from blocks (the constructor is private).
 struct TransferableAccess {
@@ -47,7 +111,7 @@ TransferableTypedData::TransferableTypedData(std::shared_ptr<Block> block) noexc
       size_(block_->size) {}
 
 TransferableTypedData TransferableTypedData::allocate(std::size_t size) {
-  auto block = std::make_shared<Block>();
+  auto block = new_block();
   // A segment cannot be empty; an empty block still has a name to send.
   block->segment = detail::Segment::create(detail::SegmentKind::transferable, std::max<std::size_t>(size, 1));
   block->size = size;
@@ -127,7 +191,7 @@ class TransferTable {
     if (blocks_.contains(ref.segment_name)) return;
     Entry entry;
     try {
-      auto block = std::make_shared<TransferableTypedData::Block>();
+      auto block = new_block();
       block->segment = Segment::open(ref.segment_name, SegmentKind::transferable,
                                      static_cast<std::size_t>(ref.size));
       block->segment.unlink();  // mapped: the name has done its job (DESIGN §11)

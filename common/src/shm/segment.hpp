@@ -48,6 +48,7 @@ class Segment {
 
   // This object will not unlink the name: it was handed to a peer who will.
   void release_name() noexcept { owns_name_ = false; }
+  bool owns_name() const noexcept { return owns_name_; }
 
  private:
   struct Mapping;
