@@ -3,6 +3,9 @@
 // the "example:" and "end" markers).
 #include "examples/readme_examples.hpp"
 
+#include <algorithm>
+#include <numeric>
+
 // example: spawn
 #include <isolated/isolated.hpp>
 
@@ -42,5 +45,18 @@ Person parse_person(const std::string& line) {  // "Ada,36"
 int age_of_ada() {
   std::future<Person> ada = isolated::compute(&parse_person, std::string("Ada,36"));
   return ada.get().age;  // or the exception thrown in the worker, as RemoteError
+}
+// end
+
+// example: transfer
+std::uint64_t sum_of_bytes(isolated::TransferableTypedData block) {
+  const isolated::ByteBuffer bytes = block.materialize();  // a view: O(1), no copy
+  return std::accumulate(bytes.data(), bytes.data() + bytes.size(), std::uint64_t{0});
+}
+
+std::uint64_t sum_in_an_isolate() {
+  auto block = isolated::TransferableTypedData::allocate(64 << 20);  // in shared memory
+  std::fill(block.bytes().begin(), block.bytes().end(), 1);          // written in place
+  return isolated::compute(&sum_of_bytes, std::move(block)).get();   // never copied
 }
 // end

@@ -50,10 +50,15 @@ TEST_CASE("the README's compute example parses in another process", "[integratio
   wait_for_children_to_end();
 }
 
+TEST_CASE("the README's transfer example sums 64 MiB in another process", "[integration][readme]") {
+  CHECK(sum_in_an_isolate() == (std::uint64_t{64} << 20));
+  wait_for_children_to_end();
+}
+
 TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
   const std::string source = read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_examples.cpp");
   const std::string readme = read_file(ISOLATED_SOURCE_DIR "/README.md");
-  for (const char* name : {"spawn", "compute"}) {
+  for (const char* name : {"spawn", "compute", "transfer"}) {
     INFO("example " << name);
     CHECK(readme.find(example(source, name)) != std::string::npos);
   }
