@@ -5,6 +5,7 @@
 #include "modules.hpp"
 #include "runtime.hpp"
 #include "shm/segment.hpp"
+#include "spawn_watched.hpp"
 #include "supervisor.hpp"
 
 #include <isolated/error.hpp>
@@ -113,9 +114,15 @@ Launched launch(const EntryPoint& entry, std::span<const std::byte> message,
 
 Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                       const SpawnOptions& options) {
+  return spawn_isolate_watched(entry, message, options, {});
+}
+
+Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
+                              const SpawnOptions& options,
+                              std::function<void(const ExitInfo&)> on_end) {
   const Capability pause;
   const Capability terminate;
-  Launched launched = launch(entry, message, options, pause, terminate, {});
+  Launched launched = launch(entry, message, options, pause, terminate, std::move(on_end));
   return Isolate(std::move(launched.control), pause, terminate);
 }
 

@@ -54,7 +54,7 @@ TEST_CASE("several producer processes share one inbox, each in its own order",
   for (auto& child : children) CHECK(child.exit_code() == 0);
 }
 
-TEST_CASE("a producer killed mid-stream leaves only whole frames; other lanes go on",
+TEST_CASE("a producer killed mid-stream leaves only whole frames and the other lanes go on",
           "[integration][inbox]") {
   Inbox inbox;
   const std::size_t max_size = 2000;

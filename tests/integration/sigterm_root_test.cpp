@@ -5,6 +5,7 @@
 #include "shm/names.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,6 +30,13 @@ TEST_CASE("a root killed by SIGTERM leaves no segment of its session",
   while (!isolated::detail::list_session_segments(pid).empty() &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Its worker, orphaned, was re-parented to this test process (the suite is
+  // a subreaper): reap it, as init would.
+  const auto reap_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < reap_deadline) {
+    if (::waitpid(-1, nullptr, WNOHANG) < 0) break;  // no child left
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const auto left = isolated::detail::list_session_segments(pid);
   for (const auto& name : left) UNSCOPED_INFO("left: " << name);

@@ -7,8 +7,8 @@
 
 namespace isolated::test {
 
-// Pids of this process's children, zombies reaped first. With
-// PR_SET_CHILD_SUBREAPER set, orphaned grandchildren count too.
+// Pids of this process's children, zombies included (nothing is reaped).
+// With PR_SET_CHILD_SUBREAPER set, orphaned grandchildren count too.
 std::vector<int> live_children();
 
 // Kills (SIGKILL) and reaps the given children of this process.

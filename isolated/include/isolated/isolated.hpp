@@ -6,6 +6,8 @@
 #include <isolated/error.hpp>
 #include <isolated/init.hpp>
 #include <isolated/isolate.hpp>
+#include <isolated/isolate_runner.hpp>
+#include <isolated/load_balancer.hpp>
 #include <isolated/message.hpp>
 #include <isolated/receive_port.hpp>
 #include <isolated/send.hpp>

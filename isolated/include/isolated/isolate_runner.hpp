@@ -1,0 +1,195 @@
+// IsolateRunner: one worker process that runs `(function, argument)` tasks one
+// at a time, in order, reusing its process (DESIGN §8; package:isolate's
+// IsolateRunner). Results come back as in compute: a value, the remote
+// exception as RemoteError, or IsolateExited if the process dies first.
+#pragma once
+
+#include <isolated/detail/encode.hpp>
+#include <isolated/detail/entry.hpp>
+#include <isolated/detail/exceptions.hpp>
+#include <isolated/error.hpp>
+#include <isolated/isolate.hpp>
+#include <isolated/message.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace isolated {
+
+struct RunOptions {
+  // Counted from the call to run(). When it passes, the future fails with
+  // TimeoutError and the runner is killed: it may be stuck in the task.
+  std::optional<std::chrono::milliseconds> timeout;
+  // LoadBalancer only: how often a task whose runner died is re-run on another.
+  int retries = 0;
+};
+
+}  // namespace isolated
+
+namespace isolated::detail {
+
+// The worker side of a task: decodes the argument, calls the function and
+// writes the reply [kind 0, id, 0, result] or [0, id, 1, type, what, stack].
+using RunnerTrampoline = void (*)(AnyFunction target, const Message& argument, std::uint64_t id,
+                                  std::vector<std::byte>& reply);
+
+inline constexpr int kRunnerReply = 0;
+
+template <class R, class Param>
+void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t id,
+                     std::vector<std::byte>& reply) {
+  const auto failed = [&](std::string what) {
+    reply.clear();
+    encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
+               kRunnerReply, id, 1, current_exception_type_name(), std::move(what),
+               current_stack_trace()),
+           reply);
+  };
+  reply.clear();
+  try {
+    auto* function = reinterpret_cast<R (*)(Param)>(target);
+    if constexpr (std::is_void_v<R>) {
+      function(argument.as<std::remove_cvref_t<Param>>());
+      encode(std::tuple<int, std::uint64_t, int>(kRunnerReply, id, 0), reply);
+    } else {
+      encode(std::tuple<int, std::uint64_t, int, const R&>(
+                 kRunnerReply, id, 0, function(argument.as<std::remove_cvref_t<Param>>())),
+             reply);
+    }
+  } catch (const std::exception& e) {
+    failed(e.what());
+  } catch (...) {
+    failed("a non-std::exception was thrown");
+  }
+}
+
+// A task as it travels: the trampoline and function (as code addresses, made
+// by the runner), and the argument, encoded once (a retry re-sends it as is).
+struct RunnerTask {
+  AnyFunction trampoline = nullptr;  // a RunnerTrampoline
+  AnyFunction target = nullptr;
+  Message argument;
+};
+
+// Called exactly once per task: with the reply, or with why there is none
+// (TimeoutError, IsolateExited, Error). Never called under a runner's lock.
+using RunnerDone = std::function<void(const Message* reply, std::exception_ptr error)>;
+
+template <class F, class A>
+using run_result_t = std::invoke_result_t<F&, std::decay_t<A>>;
+
+template <class F, class A>
+RunnerTask make_runner_task(F f, A&& argument) {
+  auto* function = +f;
+  using Param = typename entry_argument<decltype(function)>::type;
+  using R = run_result_t<F, A>;
+  std::vector<std::byte> bytes;
+  encode(argument, bytes);
+  RunnerTask task;
+  task.trampoline = reinterpret_cast<AnyFunction>(&run_runner_task<R, Param>);
+  task.target = reinterpret_cast<AnyFunction>(function);
+  task.argument = Message::decode(bytes);
+  return task;
+}
+
+// A future and the RunnerDone that settles it.
+template <class R>
+std::pair<std::future<R>, RunnerDone> promised() {
+  auto promise = std::make_shared<std::promise<R>>();
+  std::future<R> future = promise->get_future();
+  RunnerDone done = [promise](const Message* reply, std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+      const auto parts = reply->as<std::vector<Message>>();
+      if (parts.at(2).as<int>() != 0) {
+        throw RemoteError(parts.at(3).as<std::string>(), parts.at(4).as<std::string>(),
+                          parts.at(5).as<std::string>());
+      }
+      if constexpr (std::is_void_v<R>) {
+        promise->set_value();
+      } else {
+        promise->set_value(parts.at(3).as<R>());
+      }
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  };
+  return {std::move(future), std::move(done)};
+}
+
+class RunnerCore;  // isolated/src/runner_core.hpp
+class Pool;        // isolated/src/pool.hpp
+
+}  // namespace isolated::detail
+
+namespace isolated {
+
+class LoadBalancer;
+
+class IsolateRunner {
+ public:
+  // Starts the worker (this same program) and returns once it runs. Throws
+  // IsolateSpawnError. With `paused`, tasks wait until it is resumed.
+  static IsolateRunner spawn(SpawnOptions options = {});
+
+  IsolateRunner(IsolateRunner&& other) noexcept;
+  IsolateRunner& operator=(IsolateRunner&& other) noexcept;
+  IsolateRunner(const IsolateRunner&) = delete;
+  IsolateRunner& operator=(const IsolateRunner&) = delete;
+  // Closes the runner gracefully (see close()).
+  ~IsolateRunner();
+
+  // Runs f(arg) in the runner's process, after the tasks sent before it. F is
+  // a plain function or a capture-less lambda. The future fails with
+  // RemoteError (f threw), IsolateExited (the process died first: it names the
+  // signal or exit code), TimeoutError (options.timeout), or Error (the runner
+  // is closed).
+  template <class F, class A>
+  std::future<detail::run_result_t<F, A>> run(F f, A&& arg, RunOptions options = {}) {
+    detail::check_stateless<F>();
+    using R = detail::run_result_t<F, A>;
+    if constexpr (detail::is_stateless_callable<F>) {
+      auto [future, done] = detail::promised<R>();
+      submit(detail::make_runner_task(f, std::forward<A>(arg)), options, std::move(done));
+      return std::move(future);
+    } else {
+      return {};
+    }
+  }
+
+  // Graceful: takes no more tasks, finishes the queued ones, then the worker
+  // ends. Returns once the process has ended. (A paused runner must be
+  // resumed first, or close() waits for that.)
+  void close();
+  // Takes no more tasks; asks the worker to end after its current task, and
+  // after `grace` ends it at once. Queued and running tasks fail with
+  // IsolateExited. Returns once the process has ended.
+  void kill(std::chrono::milliseconds grace);
+  // Whether the worker answers within `timeout`; it does while a task runs.
+  bool ping(std::chrono::milliseconds timeout);
+
+  const Isolate& isolate() const;
+
+ private:
+  friend class LoadBalancer;
+  friend class detail::Pool;
+  explicit IsolateRunner(std::shared_ptr<detail::RunnerCore> core);
+  void submit(detail::RunnerTask task, const RunOptions& options, detail::RunnerDone done);
+  // The pool takes the runner over.
+  std::shared_ptr<detail::RunnerCore> release_core();
+
+  std::shared_ptr<detail::RunnerCore> core_;
+};
+
+}  // namespace isolated

@@ -1,0 +1,102 @@
+// LoadBalancer: a pool of IsolateRunners that sends each task to the runner
+// with the lowest summed load (DESIGN §8; package:isolate's LoadBalancer), and
+// heals itself: a runner that dies, or whose task timed out, is replaced by a
+// new one from the factory.
+#pragma once
+
+#include <isolated/isolate_runner.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <future>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace isolated::detail {
+class Pool;  // isolated/src/pool.hpp
+}  // namespace isolated::detail
+
+namespace isolated {
+
+class LoadBalancer {
+ public:
+  // Starts `n` runners from `factory` in parallel (a factory may capture: it
+  // runs here, in this process). If one fails to start, the others are closed
+  // and its exception is rethrown. Healing calls the factory again later, from
+  // a thread of the pool.
+  template <class Factory>
+  static LoadBalancer create(std::size_t n, Factory factory) {
+    return create_with(n, std::function<IsolateRunner()>(std::move(factory)));
+  }
+
+  LoadBalancer(LoadBalancer&& other) noexcept;
+  LoadBalancer& operator=(LoadBalancer&& other) noexcept;
+  LoadBalancer(const LoadBalancer&) = delete;
+  LoadBalancer& operator=(const LoadBalancer&) = delete;
+  // Closes the pool (see close()).
+  ~LoadBalancer();
+
+  // Runs f(arg) on the runner with the lowest summed load (ties: the lowest
+  // index), whose load grows by `load` until the future is ready. A task whose
+  // runner dies fails with IsolateExited, unless options.retries allows it to
+  // run again on another runner. Throws std::invalid_argument for a negative
+  // load.
+  template <class F, class A>
+  std::future<detail::run_result_t<F, A>> run(F f, A&& arg, int load = 100,
+                                              RunOptions options = {}) {
+    detail::check_stateless<F>();
+    using R = detail::run_result_t<F, A>;
+    if constexpr (detail::is_stateless_callable<F>) {
+      check_load(load);
+      auto [future, done] = detail::promised<R>();
+      submit(detail::make_runner_task(f, std::forward<A>(arg)), load, options, std::move(done));
+      return std::move(future);
+    } else {
+      return {};
+    }
+  }
+
+  // Runs f(arg) once on each of the `count` least loaded runners, all
+  // distinct. Throws std::invalid_argument if count exceeds size() or the load
+  // is negative.
+  template <class F, class A>
+  std::vector<std::future<detail::run_result_t<F, const A&>>> run_multiple(std::size_t count, F f,
+                                                                          const A& arg,
+                                                                          int load = 100) {
+    detail::check_stateless<F>();
+    using R = detail::run_result_t<F, const A&>;
+    std::vector<std::future<R>> futures;
+    if constexpr (detail::is_stateless_callable<F>) {
+      check_load(load);
+      std::vector<detail::RunnerDone> dones;
+      for (std::size_t i = 0; i < count; ++i) {
+        auto [future, done] = detail::promised<R>();
+        futures.push_back(std::move(future));
+        dones.push_back(std::move(done));
+      }
+      submit_multiple(detail::make_runner_task(f, arg), load, std::move(dones));
+    }
+    return futures;
+  }
+
+  // How many runners take work now: n, less those being replaced; 0 once
+  // closed.
+  std::size_t size() const;
+
+  // Graceful, like IsolateRunner::close: every runner finishes its queued
+  // tasks, then ends; returns once all have ended. Idempotent.
+  void close();
+
+ private:
+  explicit LoadBalancer(std::shared_ptr<detail::Pool> pool);
+  static LoadBalancer create_with(std::size_t n, std::function<IsolateRunner()> factory);
+  static void check_load(int load);
+  void submit(detail::RunnerTask task, int load, const RunOptions& options,
+              detail::RunnerDone done);
+  void submit_multiple(detail::RunnerTask task, int load, std::vector<detail::RunnerDone> dones);
+
+  std::shared_ptr<detail::Pool> pool_;
+};
+
+}  // namespace isolated

@@ -1,0 +1,103 @@
+// The host side of an IsolateRunner, shared by IsolateRunner and LoadBalancer.
+//
+// Requests go straight to the worker's request port (buffered until the
+// worker has said where that is). One reader thread per runner takes the
+// replies from the reply port and settles the tasks; it also watches their
+// deadlines. The supervisor's end notification arrives on the same port,
+// after the worker's last replies (the supervisor drains the dead worker's
+// lanes before it reports), so no finished task is ever reported as lost.
+#pragma once
+
+#include <isolated/compute.hpp>
+#include <isolated/isolate.hpp>
+#include <isolated/isolate_runner.hpp>
+#include <isolated/receive_port.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace isolated::detail {
+
+class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts the worker and the reader thread. Throws IsolateSpawnError.
+  static std::shared_ptr<RunnerCore> spawn(SpawnOptions options);
+
+  RunnerCore(const RunnerCore&) = delete;
+  RunnerCore& operator=(const RunnerCore&) = delete;
+  ~RunnerCore();
+
+  const Isolate& isolate() const { return *isolate_; }
+  int pid() const noexcept { return pid_; }
+
+  // Queues the task. False (and `done` untouched) once the runner takes no
+  // more work: closed, killed, timed out or ended.
+  bool try_submit(RunnerTask& task, std::optional<std::chrono::milliseconds> timeout,
+                  RunnerDone& done);
+  // Why try_submit refuses: IsolateExited once ended, else Error (closed).
+  std::exception_ptr refusal() const;
+
+  // Graceful: no more work; the worker ends after the queued tasks.
+  void begin_close();
+  // before_next_event, then immediate after `grace`; waits for the end.
+  void kill(std::chrono::milliseconds grace);
+  bool ping(std::chrono::milliseconds timeout) const;
+
+  // Waits until the process has ended and every task is settled.
+  bool wait_ended(std::optional<std::chrono::milliseconds> timeout);
+  bool ended() const;
+
+  // Called once (at once if it happened already), never under a lock, when
+  // the runner stops taking work for a reason of its own: its process ended
+  // or a task timed out (its process is being killed).
+  void on_unusable(std::function<void()> callback);
+
+ private:
+  struct Pending {
+    RunnerDone done;
+    std::optional<Clock::time_point> deadline;
+    std::optional<std::chrono::milliseconds> timeout;
+  };
+
+  RunnerCore();
+  void read_replies();
+  // Each returns false once the runner has ended.
+  bool handle(const Message& message);
+  void expire_overdue();
+  void erase_deadline_locked(Clock::time_point deadline, std::uint64_t id);
+  void send_locked(const std::vector<std::byte>& request);
+  // No more work; if `unusable`, hands the on_unusable callback to `notify`.
+  void stop_accepting_locked(bool unusable, std::function<void()>& notify);
+  void notified_end(const ExitInfo& exit);
+
+  ReceivePort replies_;
+  SendPort reply_port_;
+  std::optional<Isolate> isolate_;
+  int pid_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable ended_changed_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Pending> pending_;
+  std::multimap<Clock::time_point, std::uint64_t> deadlines_;  // of pending tasks
+  std::optional<SendPort> request_port_;       // known once the worker is ready
+  std::vector<std::vector<std::byte>> unsent_;  // requests made before that
+  bool accepting_ = true;
+  bool close_requested_ = false;
+  bool unusable_ = false;
+  bool ended_ = false;
+  std::optional<ExitInfo> exit_;
+  std::function<void()> on_unusable_;
+};
+
+}  // namespace isolated::detail

@@ -1,0 +1,71 @@
+// The worker side of an IsolateRunner: every request is an *event* of the
+// isolate (a listener call), so pause holds tasks back and kill before the
+// next event lands between two tasks; the control plane (ping, kill) keeps
+// running on the runtime's own thread while a task runs.
+#include "modules.hpp"
+#include "runner_protocol.hpp"
+
+#include <isolated/detail/runtime_calls.hpp>
+#include <isolated/error.hpp>
+#include <isolated/receive_port.hpp>
+#include <isolated/send.hpp>
+
+#include <map>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace isolated::detail {
+namespace {
+
+// Events run on the worker's main thread only, so the cache needs no lock.
+AnyFunction resolve_cached(const CodeAddress& code) {
+  static std::map<std::pair<std::string, std::uint64_t>, AnyFunction> resolved;
+  const auto key = std::make_pair(code.module, code.offset);
+  const auto found = resolved.find(key);
+  if (found != resolved.end()) return found->second;
+  auto* function = reinterpret_cast<AnyFunction>(const_cast<void*>(resolve_code(code)));
+  resolved.emplace(key, function);
+  return function;
+}
+
+void run_task(const Message& request, const SendPort& host, std::vector<std::byte>& reply) {
+  const auto [kind, id, trampoline, target, argument] =
+      request.as<std::tuple<int, std::uint64_t, CodeAddress, CodeAddress, Message>>();
+  RunnerTrampoline run = nullptr;
+  AnyFunction function = nullptr;
+  try {
+    run = reinterpret_cast<RunnerTrampoline>(resolve_cached(trampoline));
+    function = resolve_cached(target);
+  } catch (const Error& e) {
+    reply.clear();
+    encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
+               kReply, id, 1, "isolated::Error", e.what(), ""),
+           reply);
+    post_message(host, reply);
+    return;
+  }
+  run(function, argument, id, reply);
+  post_message(host, reply);
+}
+
+}  // namespace
+
+void serve_runner(SendPort host) {
+  // Lives until the close request; the event loop keeps the worker alive
+  // while it is listened to, and ends the worker once it is closed.
+  auto* requests = new ReceivePort();
+  requests->listen([requests, host](Message request) {
+    thread_local std::vector<std::byte> reply;
+    const auto kind = static_cast<RunnerRequest>(request.as<std::vector<Message>>().at(0).as<int>());
+    if (kind == RunnerRequest::close) {
+      delete requests;  // closes the port; the handler running now is a copy
+      return;
+    }
+    run_task(request, host, reply);
+  });
+  host.send(std::tuple<int, SendPort>(kReady, requests->send_port()));
+}
+
+}  // namespace isolated::detail

@@ -1,0 +1,22 @@
+// Spawning an isolate whose end somebody in this process must hear about (an
+// IsolateRunner fails its pending tasks then): Isolate::spawn plus the
+// supervisor's end notification.
+#pragma once
+
+#include <isolated/compute.hpp>
+#include <isolated/detail/entry.hpp>
+#include <isolated/isolate.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <span>
+
+namespace isolated::detail {
+
+// As spawn_isolate; `on_end` is called once, on the supervisor's thread, when
+// the worker has ended and been reaped (also if the spawn itself failed).
+Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
+                              const SpawnOptions& options,
+                              std::function<void(const ExitInfo&)> on_end);
+
+}  // namespace isolated::detail
