@@ -6,10 +6,10 @@
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
-#include <boost/process/handles.hpp>
 
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -24,12 +24,19 @@ namespace {
 
 namespace bp = boost::process;
 
-// Runs in the child between fork and exec: the child is killed when the
-// launcher thread (its parent thread) ends.
-struct DieWithParent : bp::extend::handler {
+// Runs in the child between fork and exec, where a multithreaded parent's
+// child may only make async-signal-safe calls (another thread may have held
+// the allocator's lock at the fork): two system calls, nothing else.
+//  - The child is killed when the launcher thread (its parent thread) ends.
+//  - It inherits no descriptor but stdin, stdout and stderr: every other one
+//    is marked close-on-exec (Boost.Process's own error pipe is already).
+//    bp::limit_handles would do this too, but it allocates after the fork,
+//    which deadlocks now and then under AddressSanitizer.
+struct PrepareChild : bp::extend::handler {
   template <class Executor>
   void on_exec_setup(Executor&) const {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
   }
 };
 
@@ -70,8 +77,7 @@ class Launcher {
 
   static int start(const std::string& executable, const std::vector<std::string>& arguments) {
     std::error_code error;
-    bp::child child(bp::exe = executable, bp::args = arguments, DieWithParent{},
-                    bp::limit_handles, error);
+    bp::child child(bp::exe = executable, bp::args = arguments, PrepareChild{}, error);
     if (error) {
       throw IsolateSpawnError("cannot start " + executable + ": " + error.message());
     }

@@ -3,6 +3,7 @@
 
 #include <isolated/isolated.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -104,5 +105,31 @@ TEST_CASE("an entry given the wrong type of message fails with a clear error at 
   const auto parts = error->as<std::vector<std::string>>();
   REQUIRE(parts.size() == 2);
   CHECK_THAT(parts[0], Catch::Contains("int") && Catch::Contains("string"));
+  CHECK(exited.receive_for(10s));
+}
+
+namespace {
+
+// Reports whether descriptor `fd` is open in this worker.
+void report_fd(std::tuple<SendPort, int> in) {
+  const auto [reply, fd] = in;
+  reply.send(::fcntl(fd, F_GETFD) != -1);
+}
+
+}  // namespace
+
+TEST_CASE("a worker inherits no descriptor but stdin, stdout and stderr", "[integration][spawn]") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);  // deliberately without O_CLOEXEC
+  ReceivePort reply;
+  ReceivePort exited;
+  SpawnOptions options;
+  options.on_exit = exited.send_port();
+  Isolate::spawn(&report_fd, std::tuple<SendPort, int>(reply.send_port(), fds[1]), options);
+  auto open_there = reply.receive_for(10s);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  REQUIRE(open_there);
+  CHECK_FALSE(open_there->as<bool>());
   CHECK(exited.receive_for(10s));
 }

@@ -4,6 +4,7 @@
 // new one from the factory.
 #pragma once
 
+#include <isolated/detail/map_results.hpp>
 #include <isolated/isolate_runner.hpp>
 
 #include <cstddef>
@@ -80,6 +81,21 @@ class LoadBalancer {
     return futures;
   }
 
+  // The article's asyncMap: f(input) for every input, on the pool, as a lazy
+  // range of results (not futures), in input order (or completion order with
+  // ordered = false). Inputs are read only as results are taken: at most
+  // max_in_flight tasks are in the air, so a stream read in chunks never sits
+  // in memory whole. A failed task throws from the iteration that reaches it.
+  // Keep the LoadBalancer alive while the range is used.
+  template <class Inputs, class F>
+  auto map(Inputs&& inputs, F f, MapOptions options = {}) {
+    detail::check_stateless<F>();
+    using Input = decltype(*std::begin(inputs));
+    using R = detail::run_result_t<F, Input>;
+    return detail::MapResults<R, LoadBalancer, Inputs, F>(*this, std::forward<Inputs>(inputs), f,
+                                                          options);
+  }
+
   // How many runners take work now: n, less those being replaced; 0 once
   // closed.
   std::size_t size() const;
@@ -89,6 +105,13 @@ class LoadBalancer {
   void close();
 
  private:
+  template <class, class, class, class>
+  friend class detail::MapResults;
+  // Map's way in: one task, load 100, no timeout.
+  void submit_task(detail::RunnerTask task, detail::RunnerDone done) {
+    submit(std::move(task), 100, RunOptions{}, std::move(done));
+  }
+
   explicit LoadBalancer(std::shared_ptr<detail::Pool> pool);
   static LoadBalancer create_with(std::size_t n, std::function<IsolateRunner()> factory);
   static void check_load(int load);
