@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 // example: spawn
 #include <isolated/isolated.hpp>
@@ -58,5 +59,25 @@ std::uint64_t sum_in_an_isolate() {
   auto block = isolated::TransferableTypedData::allocate(64 << 20);  // in shared memory
   std::fill(block.bytes().begin(), block.bytes().end(), 1);          // written in place
   return isolated::compute(&sum_of_bytes, std::move(block)).get();   // never copied
+}
+// end
+
+// example: pool
+std::size_t count_words(const std::string& text) {
+  std::size_t words = 0;
+  bool in_word = false;
+  for (const char c : text) {
+    if (c != ' ' && !in_word) ++words;
+    in_word = c != ' ';
+  }
+  return words;
+}
+
+std::vector<std::size_t> words_per_document(const std::vector<std::string>& documents) {
+  auto pool = isolated::LoadBalancer::create(2, [] { return isolated::IsolateRunner::spawn(); });
+  std::vector<std::size_t> counts;
+  // The article's asyncMap: results in input order, a few tasks in the air.
+  for (std::size_t words : pool.map(documents, &count_words)) counts.push_back(words);
+  return counts;
 }
 // end

@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 std::string greet_from_an_isolate();
 int age_of_ada();
 std::uint64_t sum_in_an_isolate();
+std::vector<std::size_t> words_per_document(const std::vector<std::string>& documents);

@@ -55,10 +55,16 @@ TEST_CASE("the README's transfer example sums 64 MiB in another process", "[inte
   wait_for_children_to_end();
 }
 
+TEST_CASE("the README's pool example counts words on two runners", "[integration][readme]") {
+  const std::vector<std::string> documents{"one", "two words", "", "and now three", " spaced  out "};
+  CHECK(words_per_document(documents) == std::vector<std::size_t>{1, 2, 0, 3, 2});
+  wait_for_children_to_end();
+}
+
 TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
   const std::string source = read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_examples.cpp");
   const std::string readme = read_file(ISOLATED_SOURCE_DIR "/README.md");
-  for (const char* name : {"spawn", "compute", "transfer"}) {
+  for (const char* name : {"spawn", "compute", "transfer", "pool"}) {
     INFO("example " << name);
     CHECK(readme.find(example(source, name)) != std::string::npos);
   }
