@@ -3,9 +3,11 @@
 //
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
+//   isolated-bench pool [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
+#include "pool_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -102,7 +104,7 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench transport|transfer [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench transport|transfer|pool [--quick]\n");
 }
 
 }  // namespace
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
   try {
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
+    if (what == "pool") return isolated::bench::pool(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());
     return 1;
