@@ -3,6 +3,7 @@
 #include "boot.hpp"
 #include "launcher.hpp"
 #include "modules.hpp"
+#include "os/environment.hpp"
 #include "runtime.hpp"
 #include "shm/segment.hpp"
 #include "spawn_watched.hpp"
@@ -15,8 +16,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <charconv>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -28,16 +27,9 @@ void ensure_supervision();
 namespace {
 
 std::chrono::milliseconds handshake_timeout() {
-  static const auto timeout = [] {
-    if (const char* text = std::getenv("ISOLATED_HANDSHAKE_TIMEOUT_MS")) {
-      long value = 0;
-      const std::string_view view(text);
-      const auto [end, err] = std::from_chars(view.data(), view.data() + view.size(), value);
-      if (err == std::errc() && end == view.data() + view.size() && value > 0) {
-        return std::chrono::milliseconds(value);
-      }
-    }
-    return std::chrono::milliseconds(10000);
+  static const std::chrono::milliseconds timeout = [] {
+    const long ms = environment_number("ISOLATED_HANDSHAKE_TIMEOUT_MS").value_or(0);
+    return std::chrono::milliseconds(ms > 0 ? ms : 10000);
   }();
   return timeout;
 }

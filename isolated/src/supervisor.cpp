@@ -54,15 +54,14 @@ std::string signal_name(int signal) {
 std::string bury_inbox(const std::string& inbox_name, bool crashed) {
   std::string report;
   try {
-    Segment segment = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
-    segment.unlink();
-    DoorbellHeader* header = checked_doorbell(segment.data(), segment.size());
+    MappedDoorbell doorbell = open_doorbell(inbox_name);
+    doorbell.segment.unlink();
+    DoorbellHeader* header = doorbell.header;
     header->state.store(static_cast<std::uint32_t>(InboxState::dead));
     // Senders waiting for space in a lane see the inbox dead.
     header->bell.fetch_add(1);
     LaneSlot* slots = doorbell_slots(header);
-    const std::uint32_t slot_count = header->slot_count;  // checked just above
-    for (std::uint32_t i = 0; i < slot_count; ++i) {
+    for (std::uint32_t i = 0; i < doorbell.slot_count; ++i) {
       if (slots[i].state.load() != static_cast<std::uint32_t>(SlotState::ready)) continue;
       const std::uint32_t length = slots[i].name_length;
       if (length == 0 || length > kMaxSegmentNameBytes) continue;
@@ -86,8 +85,8 @@ void bury_orphaned_inboxes() {
     const auto parsed = parse_segment_name(name);
     if (!parsed || parsed->kind != SegmentKind::inbox || name == own) continue;
     try {
-      Segment segment = Segment::open(name, SegmentKind::inbox, kDoorbellSlotsOffset);
-      const DoorbellHeader* header = checked_doorbell(segment.data(), segment.size());
+      const MappedDoorbell doorbell = open_doorbell(name);
+      const DoorbellHeader* header = doorbell.header;
       // An inbox still being set up (state `starting`, owner not yet written)
       // is somebody's future, not an orphan.
       if (header->state.load() == static_cast<std::uint32_t>(InboxState::starting) ||
@@ -109,13 +108,18 @@ struct Supervisor::State {
   std::unordered_map<int, Child> children;
   // Reports that arrived before watch() registered their sender: a quick
   // worker can say hello (even goodbye) before its launch has returned.
-  std::vector<std::pair<int, Message>> unclaimed;
+  struct Unclaimed {
+    int pid;
+    Report kind;
+    Message report;
+  };
+  std::vector<Unclaimed> unclaimed;
   int epoll_fd = -1;
   std::thread thread;
 
   void serve();
   void end(int pid);
-  void apply(Child& child, const Message& report);
+  void apply(Child& child, Report kind, const Message& report);
 };
 
 Supervisor& Supervisor::get() {
@@ -145,10 +149,10 @@ void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> 
     if (on_error) child.error_listeners.push_back(*on_error);
     child.on_end = std::move(on_end);
     // Reports it sent before we got here.
-    std::erase_if(state_->unclaimed, [&](const std::pair<int, Message>& early) {
-      if (early.first != pid) return false;
+    std::erase_if(state_->unclaimed, [&](const State::Unclaimed& early) {
+      if (early.pid != pid) return false;
       try {
-        state_->apply(child, early.second);
+        state_->apply(child, early.kind, early.report);
       } catch (const Error&) {
       }
       return true;
@@ -200,18 +204,19 @@ void Supervisor::on_report(Message report) {
     if (found == state_->children.end()) {
       // Not (yet) a child we watch; bounded, since anybody can write here.
       constexpr std::size_t kMaxUnclaimed = 256;
-      if (state_->unclaimed.size() < kMaxUnclaimed) state_->unclaimed.emplace_back(pid, report);
+      if (state_->unclaimed.size() < kMaxUnclaimed) {
+        state_->unclaimed.push_back(State::Unclaimed{pid, kind, std::move(report)});
+      }
       return;
     }
-    state_->apply(found->second, report);
+    state_->apply(found->second, kind, report);
     state_->changed.notify_all();
   } catch (const Error& e) {
     std::fprintf(stderr, "isolated: ignored a malformed report from a child: %s\n", e.what());
   }
 }
 
-void Supervisor::State::apply(Child& child, const Message& report) {
-  const auto kind = static_cast<Report>(report.as<std::vector<Message>>().at(0).as<int>());
+void Supervisor::State::apply(Child& child, Report kind, const Message& report) {
   switch (kind) {
     case Report::hello: {
       const auto [_, spawn_id, __, control] =

@@ -13,15 +13,6 @@
 #include <tuple>
 
 namespace isolated::detail {
-namespace {
-
-std::vector<std::byte> bytes_of(const Capability& capability) {
-  const auto b = capability.bytes();
-  return {b.begin(), b.end()};
-}
-
-}  // namespace
-
 void Runtime::apply_control(const Message& command) {
   using Command = Isolate::Command;
   try {
@@ -43,13 +34,13 @@ void Runtime::apply_control(const Message& command) {
       case Command::pause: {
         const auto [_, capability, token] = command.as<std::tuple<int, Capability, Capability>>();
         if (!(capability == config_.pause_capability)) return;
-        pause_tokens_.insert(bytes_of(token));
+        pause_tokens_.insert(token.bytes());
         break;
       }
       case Command::resume: {
         const auto [_, capability, token] = command.as<std::tuple<int, Capability, Capability>>();
         if (!(capability == config_.pause_capability)) return;
-        pause_tokens_.erase(bytes_of(token));
+        pause_tokens_.erase(token.bytes());
         break;
       }
       case Command::ping: {
@@ -116,31 +107,24 @@ void Runtime::forward_to_parent(const Message& command) {
   if (!config_.parent_supervisor) return;
   using Command = Isolate::Command;
   const auto parts = command.as<std::vector<Message>>();
-  const auto kind = static_cast<Command>(parts.at(0).as<int>());
+  Report report;
+  switch (static_cast<Command>(parts.at(0).as<int>())) {
+    case Command::add_on_exit_listener: report = Report::add_exit_listener; break;
+    case Command::remove_on_exit_listener: report = Report::remove_exit_listener; break;
+    case Command::add_error_listener: report = Report::add_error_listener; break;
+    case Command::remove_error_listener: report = Report::remove_error_listener; break;
+    default: return;
+  }
+  // The report is the command with our pid in front of its arguments: a
+  // port, and for an exit listener its response.
+  const int kind = static_cast<int>(report);
   const int pid = static_cast<int>(::getpid());
   std::vector<std::byte> bytes;
-  switch (kind) {
-    case Command::add_on_exit_listener:
-      encode(std::tuple<int, int, const Message&, const Message&>(
-                 static_cast<int>(Report::add_exit_listener), pid, parts.at(1), parts.at(2)),
-             bytes);
-      break;
-    case Command::remove_on_exit_listener:
-      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::remove_exit_listener),
-                                                  pid, parts.at(1)),
-             bytes);
-      break;
-    case Command::add_error_listener:
-      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::add_error_listener),
-                                                  pid, parts.at(1)),
-             bytes);
-      break;
-    case Command::remove_error_listener:
-      encode(std::tuple<int, int, const Message&>(static_cast<int>(Report::remove_error_listener),
-                                                  pid, parts.at(1)),
-             bytes);
-      break;
-    default: return;
+  if (parts.size() > 2) {
+    encode(std::tuple<int, int, const Message&, const Message&>(kind, pid, parts[1], parts[2]),
+           bytes);
+  } else {
+    encode(std::tuple<int, int, const Message&>(kind, pid, parts.at(1)), bytes);
   }
   post(*config_.parent_supervisor, bytes, FrameKind::message);
 }

@@ -4,13 +4,10 @@
 
 #include "throw_trace.hpp"
 
-#include <boost/stacktrace.hpp>
-
 #include <cxxabi.h>
 
 #include <cstdlib>
 #include <memory>
-#include <sstream>
 #include <typeinfo>
 
 namespace isolated::detail {
@@ -27,10 +24,7 @@ std::string current_exception_type_name() {
 std::string current_stack_trace() {
   // Where it was thrown, if the throw was recorded; else where it is handled.
   std::string trace = last_throw_trace();
-  if (!trace.empty()) return trace;
-  std::ostringstream text;
-  text << boost::stacktrace::stacktrace();
-  return text.str();
+  return trace.empty() ? stack_trace_here() : trace;
 }
 
 }  // namespace isolated::detail

@@ -1,7 +1,6 @@
 // Isolate's control methods: each sends one command to the isolate's control
 // port (control.cpp decodes them there).
 #include "runtime.hpp"
-#include "shm/segment.hpp"
 #include "transport/doorbell.hpp"
 
 #include <isolated/error.hpp>
@@ -90,14 +89,11 @@ void Isolate::set_errors_fatal(bool fatal) const {
 
 namespace {
 
-// The isolate's doorbell header, if its inbox still exists. Read only: the
-// owner may be anyone, so nothing here is trusted beyond its bounds.
-std::optional<detail::Segment> open_doorbell(const SendPort& control_port) {
+// The isolate's doorbell, if its inbox still exists. Read only: the owner may
+// be anyone, so nothing here is trusted beyond its bounds.
+std::optional<detail::MappedDoorbell> doorbell_of(const SendPort& control_port) {
   try {
-    auto segment = detail::Segment::open(control_port.inbox_name(), detail::SegmentKind::inbox,
-                                         detail::kDoorbellSlotsOffset);
-    detail::checked_doorbell(segment.data(), segment.size());
-    return segment;
+    return detail::open_doorbell(control_port.inbox_name());
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -110,19 +106,18 @@ bool alive(const detail::DoorbellHeader& header) {
 }  // namespace
 
 std::string Isolate::debug_name() const {
-  const auto segment = open_doorbell(control_port_);
-  if (!segment) return "";
-  const auto& header = *reinterpret_cast<const detail::DoorbellHeader*>(segment->data());
+  const auto doorbell = doorbell_of(control_port_);
+  if (!doorbell) return "";
+  const auto& header = *doorbell->header;
   if (!alive(header)) return "";
   const std::size_t length = std::min<std::size_t>(header.debug_name_length, detail::kMaxDebugNameBytes);
   return std::string(header.debug_name, length);
 }
 
 int Isolate::pid() const {
-  const auto segment = open_doorbell(control_port_);
-  if (!segment) return 0;
-  const auto& header = *reinterpret_cast<const detail::DoorbellHeader*>(segment->data());
-  return alive(header) ? header.owner_pid : 0;
+  const auto doorbell = doorbell_of(control_port_);
+  if (!doorbell) return 0;
+  return alive(*doorbell->header) ? doorbell->header->owner_pid : 0;
 }
 
 }  // namespace isolated

@@ -21,11 +21,6 @@ constexpr auto kServiceSlice = std::chrono::milliseconds(100);
 // A receiver re-checks its deadline at least this often.
 constexpr auto kReceiveSlice = std::chrono::milliseconds(50);
 
-std::vector<std::byte> bytes_of(const Capability& capability) {
-  const auto b = capability.bytes();
-  return {b.begin(), b.end()};
-}
-
 Inbox::Options inbox_options(const RuntimeConfig& config) {
   Inbox::Options options;
   options.debug_name = config.debug_name;
@@ -62,7 +57,7 @@ Runtime::Runtime(RuntimeConfig config)
       errors_fatal_(config_.errors_are_fatal) {
   ports_[kControlPortId];
   ports_[kSupervisorPortId];
-  if (config_.start_paused) pause_tokens_.insert(bytes_of(config_.pause_capability));
+  if (config_.start_paused) pause_tokens_.insert(config_.pause_capability.bytes());
 }
 
 Isolate Runtime::current_isolate() const {
@@ -122,20 +117,7 @@ std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time
     }
     if (!drainer_active_ && drain_requests_ == 0) {
       // Take the drainer role: spin on the lanes, sleep on the doorbell, drain.
-      drainer_active_ = true;
-      lock.unlock();
-      try {
-        if (!expired) inbox_.wait(slice_end - now);
-        drain_as_drainer();
-      } catch (...) {
-        lock.lock();
-        drainer_active_ = false;
-        changed_.notify_all();
-        throw;
-      }
-      lock.lock();
-      drainer_active_ = false;
-      changed_.notify_all();
+      drain_in_role(lock, expired ? Clock::duration::zero() : slice_end - now);
     } else {
       // The service thread yields the role to receivers.
       if (service_draining_) inbox_.interrupt();
@@ -235,6 +217,24 @@ void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
   changed_.notify_all();
 }
 
+void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait) {
+  drainer_active_ = true;
+  lock.unlock();
+  // Whatever happens while draining, the role is given back, under the lock.
+  struct GiveBack {
+    Runtime& runtime;
+    std::unique_lock<std::mutex>& lock;
+    ~GiveBack() {
+      lock.lock();
+      runtime.drainer_active_ = false;
+      runtime.service_draining_ = false;
+      runtime.changed_.notify_all();
+    }
+  } give_back{*this, lock};
+  if (wait > Clock::duration::zero()) inbox_.wait(wait);
+  drain_as_drainer();
+}
+
 void Runtime::drain_now() {
   std::unique_lock lock(mutex_);
   // Receivers let a drain request go first, and whoever drains now is woken.
@@ -244,34 +244,23 @@ void Runtime::drain_now() {
     changed_.wait_for(lock, std::chrono::milliseconds(10));
   }
   --drain_requests_;
-  drainer_active_ = true;
-  lock.unlock();
-  drain_as_drainer();
-  lock.lock();
-  drainer_active_ = false;
-  changed_.notify_all();
+  drain_in_role(lock, Clock::duration::zero());
 }
 
 void Runtime::service_loop() {
+  std::unique_lock lock(mutex_);
   for (;;) {
-    std::unique_lock lock(mutex_);
-    if (drainer_active_ || waiting_receivers_ > 0) {
+    // Receivers and drain requests go first.
+    if (drainer_active_ || waiting_receivers_ > 0 || drain_requests_ > 0) {
       changed_.wait_for(lock, kServiceSlice);
       continue;
     }
-    drainer_active_ = true;
     service_draining_ = true;
-    lock.unlock();
     try {
-      inbox_.wait(kServiceSlice);
-      drain_as_drainer();
+      drain_in_role(lock, kServiceSlice);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "isolated: the runtime's service thread: %s\n", e.what());
     }
-    lock.lock();
-    service_draining_ = false;
-    drainer_active_ = false;
-    changed_.notify_all();
   }
 }
 

@@ -127,6 +127,9 @@ class Runtime {
   };
 
   void service_loop();
+  // With mutex_ held through `lock`: takes the drainer role, waits up to
+  // `wait` for frames (without the lock), drains, and gives the role back.
+  void drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait);
   void drain_as_drainer();
   void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
   void ensure_event_thread_locked();
@@ -148,7 +151,7 @@ class Runtime {
 
   std::deque<Event> events_;
   std::size_t listeners_ = 0;
-  std::set<std::vector<std::byte>> pause_tokens_;  // capability bytes
+  std::set<Capability::Bytes> pause_tokens_;  // resume capabilities, by their bits
   bool kill_requested_ = false;
   bool errors_fatal_;
   std::vector<std::pair<SendPort, Message>> exit_listeners_;

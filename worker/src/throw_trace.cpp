@@ -30,14 +30,18 @@ thread_local bool inside = false;  // a throw while recording a throw
 
 void record_throw_traces() { recording.store(true, std::memory_order_relaxed); }
 
-std::string last_throw_trace() {
-  if (last_throw.empty()) return "";
+// Frames named the way crash reports name them.
+static std::string describe(const boost::stacktrace::stacktrace& trace) {
   std::vector<std::uintptr_t> addresses;
-  for (const auto& frame : last_throw) {
+  for (const auto& frame : trace) {
     addresses.push_back(reinterpret_cast<std::uintptr_t>(frame.address()));
   }
   return describe_own_frames(addresses);
 }
+
+std::string last_throw_trace() { return last_throw.empty() ? "" : describe(last_throw); }
+
+std::string stack_trace_here() { return describe(boost::stacktrace::stacktrace(1, 64)); }
 
 }  // namespace isolated::detail
 

@@ -218,8 +218,6 @@ class TransferTable {
     return TransferableAccess::make(std::move(entry.block));
   }
 
-  bool empty() const noexcept { return blocks_.empty(); }
-
  private:
   struct Entry {
     std::shared_ptr<TransferableTypedData::Block> block;
@@ -258,10 +256,6 @@ void for_each_transferable(const msgpack::object& object, Found&& found, int dep
   }
 }
 
-void collect(const msgpack::object& object, TransferTable& table, int depth) {
-  for_each_transferable(object, [&](const TransferableRef& ref) { table.add(ref); }, depth);
-}
-
 void collect_names(const msgpack::object& object, std::vector<std::string>& names, int depth) {
   for_each_transferable(object, [&](const TransferableRef& ref) {
     const auto parsed = parse_segment_name(ref.segment_name);
@@ -287,9 +281,14 @@ void unlink_transfers_in(std::span<const std::byte> encoded) noexcept {
 }
 
 std::shared_ptr<TransferTable> adopt_transfers(const msgpack::object& root) {
-  auto table = std::make_shared<TransferTable>();
-  collect(root, *table, 0);
-  return table->empty() ? nullptr : table;
+  // Every received message comes through here: the table is only allocated
+  // for one that carries a transferable.
+  std::shared_ptr<TransferTable> table;
+  for_each_transferable(root, [&](const TransferableRef& ref) {
+    if (!table) table = std::make_shared<TransferTable>();
+    table->add(ref);
+  }, 0);
+  return table;
 }
 
 ReadingTransfers::ReadingTransfers(std::shared_ptr<TransferTable> table) noexcept

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
@@ -16,18 +15,9 @@ namespace {
 constexpr std::string_view kPrefix = "isolated.";
 constexpr std::size_t kRandomHexDigits = 16;
 
-int root_pid_from_environment() {
-  if (const char* value = std::getenv("ISOLATED_ROOT_PID")) {
-    int pid = 0;
-    const std::string_view text(value);
-    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), pid);
-    if (err == std::errc() && end == text.data() + text.size() && pid > 0) return pid;
-  }
-  return static_cast<int>(::getpid());
-}
-
+// A worker joins its parent's session (join_session); anyone else is a root.
 int& cached_root_pid() {
-  static int pid = root_pid_from_environment();
+  static int pid = static_cast<int>(::getpid());
   return pid;
 }
 

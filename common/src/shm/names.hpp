@@ -20,8 +20,8 @@ std::string_view to_string(SegmentKind kind) noexcept;
 // The longest name make_segment_name can produce, with its terminating NUL.
 inline constexpr std::size_t kMaxSegmentNameBytes = 64;
 
-// The pid of this session's root isolate: ISOLATED_ROOT_PID if the runtime
-// passed it to this worker, else this process's own pid.
+// The pid of this session's root isolate: the one a worker joined
+// (join_session), else this process's own pid.
 int session_root_pid();
 
 // Makes this process the root of its own session (used after fork in tests and

@@ -40,6 +40,24 @@ DoorbellHeader* checked_doorbell(std::byte* memory, std::size_t segment_size) {
   return header;
 }
 
+MappedDoorbell MappedDoorbell::check(Segment segment) {
+  MappedDoorbell doorbell;
+  doorbell.header = checked_doorbell(segment.data(), segment.size());
+  // Read once more and kept: the owner could change the header's copy after
+  // the check, so the count is checked again as it is kept.
+  doorbell.slot_count = doorbell.header->slot_count;
+  if (doorbell.slot_count == 0 || doorbell.slot_count > kMaxSlotCount ||
+      doorbell_bytes(doorbell.slot_count) > segment.size()) {
+    throw Error("inbox changed its lane slot count while being checked");
+  }
+  doorbell.segment = std::move(segment);
+  return doorbell;
+}
+
+MappedDoorbell open_doorbell(std::string_view inbox_name) {
+  return MappedDoorbell::check(Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset));
+}
+
 void ring_doorbell(DoorbellHeader& header) noexcept {
   // Pairs with the fence in Inbox::wait (see doorbell.hpp).
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "shm/names.hpp"
+#include "shm/segment.hpp"
 #include "shm/shared_atomic.hpp"
 
 #include <cstddef>
@@ -103,6 +104,21 @@ DoorbellHeader* initialize_doorbell(std::byte* memory, std::uint32_t slot_count,
 // The doorbell in a mapped segment, after checking magic, version and that its
 // slot table fits the segment. Throws isolated::Error naming what is wrong.
 DoorbellHeader* checked_doorbell(std::byte* memory, std::size_t segment_size);
+
+// Another process's doorbell, mapped and checked.
+struct MappedDoorbell {
+  // Checks a mapped inbox segment (checked_doorbell); throws isolated::Error.
+  static MappedDoorbell check(Segment segment);
+
+  Segment segment;
+  DoorbellHeader* header = nullptr;
+  std::uint32_t slot_count = 0;  // as checked: the header's copy may change later
+};
+
+// Maps and checks the doorbell of the inbox `inbox_name`. Throws
+// isolated::Error if it does not exist (its owner ended) or is not a doorbell
+// of this layout.
+MappedDoorbell open_doorbell(std::string_view inbox_name);
 
 inline LaneSlot* doorbell_slots(DoorbellHeader* header) noexcept {
   return reinterpret_cast<LaneSlot*>(reinterpret_cast<std::byte*>(header) + kDoorbellSlotsOffset);

@@ -1,5 +1,6 @@
 #include "transport/inbox.hpp"
 
+#include "os/environment.hpp"
 #include "os/futex.hpp"
 #include "os/syscall.hpp"
 
@@ -9,9 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -36,19 +35,10 @@ std::string_view slot_lane_name(const LaneSlot& slot) {
 }  // namespace
 
 std::chrono::nanoseconds Inbox::default_spin() {
-  static const std::chrono::nanoseconds spin = [] {
-    if (const char* text = std::getenv("ISOLATED_SPIN_US")) {
-      long micros = 0;
-      const std::string_view view(text);
-      const auto [end, err] = std::from_chars(view.data(), view.data() + view.size(), micros);
-      if (err == std::errc() && end == view.data() + view.size() && micros >= 0) {
-        return std::chrono::nanoseconds(std::chrono::microseconds(micros));
-      }
-    }
-    // Longer than a cross-CPU wake-up (~30 µs here), so a reply that is
-    // already on its way is caught spinning.
-    return std::chrono::nanoseconds(std::chrono::microseconds(50));
-  }();
+  // Longer than a cross-CPU wake-up (~30 µs here), so a reply that is
+  // already on its way is caught spinning.
+  static const std::chrono::nanoseconds spin =
+      std::chrono::microseconds(environment_number("ISOLATED_SPIN_US").value_or(50));
   return spin;
 }
 

@@ -62,15 +62,15 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
     throw Error("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
   }
   auto connection = std::make_shared<Connection>();
+  Segment segment;
   try {
-    connection->doorbell = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
+    segment = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
   } catch (const Error&) {
     return nullptr;  // the inbox's owner has ended and unlinked it
   }
-  DoorbellHeader* header = checked_doorbell(connection->doorbell.data(), connection->doorbell.size());
-  connection->header = header;
-  connection->slot_count = header->slot_count;  // checked just now; the header may change
-  connection->owner_pid = header->owner_pid;
+  connection->doorbell = MappedDoorbell::check(std::move(segment));
+  connection->header = connection->doorbell.header;
+  connection->owner_pid = connection->header->owner_pid;
   if (!receiver_alive(*connection)) return nullptr;
 
   const std::uint32_t capacity = options_.lane_capacity;
@@ -78,7 +78,8 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
   LaneWriter::initialize(connection->lane.data(), capacity, static_cast<int>(::getpid()));
   connection->writer = LaneWriter(connection->lane.data());
 
-  const auto slot = register_lane(*header, connection->slot_count, connection->lane.name(), static_cast<int>(::getpid()));
+  const auto slot = register_lane(*connection->header, connection->doorbell.slot_count,
+                                  connection->lane.name(), static_cast<int>(::getpid()));
   if (slot) {
     // The receiver unlinks the name when it maps the lane (or, if it never
     // does, when its inbox ends).
@@ -87,7 +88,7 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
     return connection;
   }
   throw Error("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
-              std::to_string(connection->slot_count) +
+              std::to_string(connection->doorbell.slot_count) +
               " are taken by other sending processes); give the receiving isolate more slots");
 }
 

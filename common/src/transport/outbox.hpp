@@ -68,9 +68,8 @@ class Outbox {
 
  private:
   struct Connection {
-    Segment doorbell;
-    DoorbellHeader* header = nullptr;
-    std::uint32_t slot_count = 0;
+    MappedDoorbell doorbell;
+    DoorbellHeader* header = nullptr;  // doorbell.header, used on every send
     int owner_pid = 0;
     Segment lane;
     LaneWriter writer;
