@@ -58,13 +58,13 @@ void LoadBalancer::check_load(int load) {
   }
 }
 
-void LoadBalancer::submit(detail::RunnerTask task, int load, const RunOptions& options,
-                          detail::RunnerDone done) {
+detail::CancelTask LoadBalancer::submit(detail::RunnerTask task, int load,
+                                        const RunOptions& options, detail::RunnerDone done) {
   if (!pool_) {
     done(nullptr, std::make_exception_ptr(Error("run() on a moved-from LoadBalancer")));
-    return;
+    return [] {};
   }
-  pool_->submit(std::move(task), load, options, std::move(done));
+  return pool_->submit(std::move(task), load, options, std::move(done));
 }
 
 void LoadBalancer::submit_multiple(detail::RunnerTask task, int load,

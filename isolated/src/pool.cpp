@@ -16,13 +16,17 @@ namespace {
 // After a failed replacement, the healer tries again this much later.
 constexpr std::chrono::milliseconds kHealRetryDelay{200};
 
-bool is_isolate_exited(const std::exception_ptr& error) {
+enum class Failure { other, runner_died, never_started };
+
+Failure failure_of(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
+  } catch (const TaskNotStarted&) {
+    return Failure::never_started;
   } catch (const IsolateExited&) {
-    return true;
+    return Failure::runner_died;
   } catch (...) {
-    return false;
+    return Failure::other;
   }
 }
 
@@ -65,7 +69,11 @@ bool Pool::place_on_locked(const std::shared_ptr<Ticket>& ticket, std::size_t in
       ticket->done(reply, std::move(error));
     }
   };
-  if (slot.core->try_submit(ticket->task, ticket->options.timeout, done)) return true;
+  if (const auto id = slot.core->try_submit(ticket->task, ticket->options.timeout, done)) {
+    ticket->runner = slot.core;
+    ticket->task_id = *id;
+    return true;
+  }
   // It takes no more work (its end or a timeout is on the way): replace it.
   slot.load -= ticket->load;
   slot.usable = false;
@@ -83,21 +91,51 @@ bool Pool::place_locked(const std::shared_ptr<Ticket>& ticket) {
 void Pool::enqueue(std::shared_ptr<Ticket> ticket) {
   {
     std::lock_guard lock(mutex_);
-    if (!closed_) {
+    if (!closed_ && !ticket->cancelled) {
       if (!place_locked(ticket)) waiting_.push_back(std::move(ticket));
       return;
     }
   }
-  ticket->done(nullptr, std::make_exception_ptr(Error("the LoadBalancer is closed")));
+  // Cancelled while it went from a dead runner to another.
+  const char* why = ticket->cancelled ? "the task was cancelled" : "the LoadBalancer is closed";
+  ticket->done(nullptr, std::make_exception_ptr(Error(why)));
 }
 
-void Pool::submit(RunnerTask task, int load, const RunOptions& options, RunnerDone done) {
+CancelTask Pool::submit(RunnerTask task, int load, const RunOptions& options,
+                        RunnerDone done) {
   auto ticket = std::make_shared<Ticket>();
   ticket->task = std::move(task);
   ticket->load = load;
   ticket->options = options;
   ticket->done = std::move(done);
-  enqueue(std::move(ticket));
+  enqueue(ticket);
+  return [weak = weak_from_this(), ticket] {
+    if (auto pool = weak.lock()) pool->cancel(ticket);
+  };
+}
+
+void Pool::cancel(const std::shared_ptr<Ticket>& ticket) {
+  const auto why = std::make_exception_ptr(Error("the task was cancelled"));
+  std::shared_ptr<RunnerCore> runner;
+  bool was_waiting = false;
+  {
+    std::lock_guard lock(mutex_);
+    ticket->cancelled = true;
+    const auto queued = std::find(waiting_.begin(), waiting_.end(), ticket);
+    was_waiting = queued != waiting_.end();
+    if (was_waiting) {
+      waiting_.erase(queued);
+    } else {
+      runner = ticket->runner.lock();
+    }
+  }
+  if (was_waiting) {
+    ticket->done(nullptr, why);
+  } else if (runner) {
+    // Settles it through settled() (which gives the load back), unless it is
+    // settled already. A runner that is gone has settled all its tasks.
+    runner->cancel(ticket->task_id, why);
+  }
 }
 
 void Pool::submit_multiple(RunnerTask task, int load, std::vector<RunnerDone> dones) {
@@ -142,9 +180,18 @@ void Pool::settled(const std::shared_ptr<Ticket>& ticket, const Message* reply,
     // Given back before the future is ready; a replaced runner's load went with it.
     if (slot != nullptr && slot->generation == ticket->generation) slot->load -= ticket->load;
   }
-  if (error && ticket->options.retries > 0 && is_isolate_exited(error)) {
+  const Failure failure = error ? failure_of(error) : Failure::other;
+  bool again = false;
+  {
+    std::lock_guard lock(mutex_);
     // Its runner died; it is no longer usable, so the task goes elsewhere.
-    --ticket->options.retries;
+    if (!ticket->cancelled && failure == Failure::never_started) again = true;
+    if (!ticket->cancelled && failure == Failure::runner_died && ticket->options.retries > 0) {
+      --ticket->options.retries;
+      again = true;
+    }
+  }
+  if (again) {
     enqueue(ticket);
     return;
   }

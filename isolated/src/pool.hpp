@@ -29,7 +29,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool& operator=(const Pool&) = delete;
   ~Pool();
 
-  void submit(RunnerTask task, int load, const RunOptions& options, RunnerDone done);
+  // Returns the task's cancel: see LoadBalancer::submit_task.
+  CancelTask submit(RunnerTask task, int load, const RunOptions& options, RunnerDone done);
   void submit_multiple(RunnerTask task, int load, std::vector<RunnerDone> dones);
   std::size_t size() const;
   void close();
@@ -49,6 +50,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     RunnerDone done;
     std::size_t slot = 0;
     std::uint64_t generation = 0;
+    std::weak_ptr<RunnerCore> runner;  // where it was placed last, and its id there
+    std::uint64_t task_id = 0;
+    bool cancelled = false;
   };
 
   explicit Pool(std::function<IsolateRunner()> factory);
@@ -56,6 +60,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool place_locked(const std::shared_ptr<Ticket>& ticket);
   bool place_on_locked(const std::shared_ptr<Ticket>& ticket, std::size_t slot);
   void enqueue(std::shared_ptr<Ticket> ticket);
+  void cancel(const std::shared_ptr<Ticket>& ticket);
   void settled(const std::shared_ptr<Ticket>& ticket, const Message* reply,
                std::exception_ptr error);
   void install(std::size_t slot, std::shared_ptr<RunnerCore> core);

@@ -71,14 +71,15 @@ std::shared_ptr<RunnerCore> RunnerCore::spawn(SpawnOptions options) {
   return core;
 }
 
-bool RunnerCore::try_submit(RunnerTask& task, std::optional<std::chrono::milliseconds> timeout,
-                            RunnerDone& done) {
+std::optional<std::uint64_t> RunnerCore::try_submit(
+    RunnerTask& task, std::optional<std::chrono::milliseconds> timeout, RunnerDone& done) {
   const CodeAddress trampoline = locate_cached(task.trampoline);
   const CodeAddress target = locate_cached(task.target);
+  std::uint64_t id = 0;
   {
     std::lock_guard lock(mutex_);
-    if (!accepting_) return false;
-    const std::uint64_t id = next_id_++;
+    if (!accepting_) return std::nullopt;
+    id = next_id_++;
     Pending pending{std::move(done), std::nullopt, timeout};
     if (timeout) {
       pending.deadline = Clock::now() + *timeout;
@@ -91,7 +92,32 @@ bool RunnerCore::try_submit(RunnerTask& task, std::optional<std::chrono::millise
   }
   // The reader may be asleep until a later deadline, or with none.
   if (timeout) post_to(reply_port_, encoded(std::tuple<int>(kWake)));
-  return true;
+  return id;
+}
+
+void RunnerCore::cancel(std::uint64_t id, std::exception_ptr why) {
+  RunnerDone done;
+  std::function<void()> notify;
+  bool running = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto found = pending_.find(id);
+    if (found == pending_.end()) return;  // settled already
+    running = found == pending_.begin();
+    done = std::move(found->second.done);
+    if (found->second.deadline) erase_deadline_locked(*found->second.deadline, id);
+    pending_.erase(found);
+    if (running) {
+      stop_accepting_locked(true, notify);
+    } else {
+      // If the worker started it in the moment before this arrives, it runs
+      // to its end and its reply finds nothing pending.
+      send_cancel_locked(id);
+    }
+  }
+  if (notify) notify();
+  done(nullptr, std::move(why));
+  if (running) kill_now();
 }
 
 std::exception_ptr RunnerCore::refusal() const {
@@ -112,6 +138,22 @@ void RunnerCore::send_locked(const std::vector<std::byte>& request) {
     post_to(*request_port_, request);
   } else {
     unsent_.push_back(request);
+  }
+}
+
+void RunnerCore::send_cancel_locked(std::uint64_t id) {
+  if (cancel_port_) {
+    post_to(*cancel_port_, encoded(std::tuple<std::uint64_t>(id)));
+  } else {
+    unsent_cancels_.push_back(id);
+  }
+}
+
+void RunnerCore::kill_now() {
+  try {
+    isolate_->kill(Priority::immediate);
+  } catch (const Error&) {
+    // Already gone: its end is on the way.
   }
 }
 
@@ -248,8 +290,11 @@ bool RunnerCore::handle(const Message& message) {
   if (kind == kReady) {
     std::lock_guard lock(mutex_);
     request_port_ = parts.at(1).as<SendPort>();
+    cancel_port_ = parts.at(2).as<SendPort>();
     for (const auto& request : unsent_) post_to(*request_port_, request);
     unsent_.clear();
+    for (const std::uint64_t id : unsent_cancels_) send_cancel_locked(id);
+    unsent_cancels_.clear();
     return true;
   }
   if (kind != kEnded) return true;  // kWake: only to look at the deadlines again
@@ -265,12 +310,19 @@ bool RunnerCore::handle(const Message& message) {
     if (exit_) exit = *exit_;
   }
   if (notify) notify();
+  // Tasks run one at a time, in order: only the oldest unanswered one can
+  // have started; the others were queued behind it.
+  bool oldest = true;
   for (auto& [id, pending] : lost) {
+    const std::string what = "the runner (pid " + std::to_string(pid_) + ") " +
+                             exit.description + " before the task " +
+                             (oldest ? "finished" : "started");
     pending.done(nullptr,
-                 std::make_exception_ptr(IsolateExited(
-                     "the runner (pid " + std::to_string(pid_) + ") " + exit.description +
-                         " before the task finished",
-                     exit.exit_code, exit.signal, exit.crash_report)));
+                 oldest ? std::make_exception_ptr(IsolateExited(what, exit.exit_code, exit.signal,
+                                                                exit.crash_report))
+                        : std::make_exception_ptr(TaskNotStarted(what, exit.exit_code, exit.signal,
+                                                                 exit.crash_report)));
+    oldest = false;
   }
   {
     std::lock_guard lock(mutex_);
@@ -314,11 +366,7 @@ void RunnerCore::expire_overdue() {
                      "the task did not finish within " + std::to_string(pending.timeout->count()) +
                      " ms; its runner (pid " + std::to_string(pid_) + ") is killed")));
   }
-  try {
-    isolate_->kill(Priority::immediate);
-  } catch (const Error&) {
-    // Already gone.
-  }
+  kill_now();
 }
 
 }  // namespace isolated::detail

@@ -26,6 +26,14 @@
 
 namespace isolated::detail {
 
+// How a task fails when its runner ended before the task started (it was
+// queued behind the one that was running). A LoadBalancer runs such a task
+// again elsewhere, retries or not: it never ran.
+class TaskNotStarted : public IsolateExited {
+ public:
+  using IsolateExited::IsolateExited;
+};
+
 class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -40,10 +48,16 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   const Isolate& isolate() const { return *isolate_; }
   int pid() const noexcept { return pid_; }
 
-  // Queues the task. False (and `done` untouched) once the runner takes no
-  // more work: closed, killed, timed out or ended.
-  bool try_submit(RunnerTask& task, std::optional<std::chrono::milliseconds> timeout,
-                  RunnerDone& done);
+  // Queues the task and returns its id. Nothing (and `done` untouched) once
+  // the runner takes no more work: closed, killed, timed out or ended.
+  std::optional<std::uint64_t> try_submit(RunnerTask& task,
+                                          std::optional<std::chrono::milliseconds> timeout,
+                                          RunnerDone& done);
+  // Settles the task at once with `why`, unless it is settled already. A
+  // queued task is dropped by the worker before it runs; the running one (the
+  // oldest unanswered: tasks run one at a time, in order) can only be stopped
+  // with its process, so the runner is killed and becomes unusable.
+  void cancel(std::uint64_t id, std::exception_ptr why);
   // Why try_submit refuses: IsolateExited once ended, else Error (closed).
   std::exception_ptr refusal() const;
 
@@ -76,6 +90,8 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   void expire_overdue();
   void erase_deadline_locked(Clock::time_point deadline, std::uint64_t id);
   void send_locked(const std::vector<std::byte>& request);
+  void send_cancel_locked(std::uint64_t id);
+  void kill_now();
   // No more work; if `unusable`, hands the on_unusable callback to `notify`.
   void stop_accepting_locked(bool unusable, std::function<void()>& notify);
   void notified_end(const ExitInfo& exit);
@@ -91,7 +107,9 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   std::map<std::uint64_t, Pending> pending_;
   std::multimap<Clock::time_point, std::uint64_t> deadlines_;  // of pending tasks
   std::optional<SendPort> request_port_;       // known once the worker is ready
+  std::optional<SendPort> cancel_port_;        // likewise
   std::vector<std::vector<std::byte>> unsent_;  // requests made before that
+  std::vector<std::uint64_t> unsent_cancels_;   // and cancellations
   bool accepting_ = true;
   bool close_requested_ = false;
   bool unusable_ = false;

@@ -2,8 +2,10 @@
 //
 // To the worker's request port:  [kTask, id, trampoline, target, argument]
 //                                (code addresses as (module, offset)), [kClose]
+// To the worker's cancel port:   [id] (a queued task not to run; the worker looks
+//                                there before each task, so it is not stuck behind it)
 // To the host's reply port:      [kReply, id, 0, result] / [kReply, id, 1, type, what, stack],
-//                                [kReady, request port] (the worker's first word),
+//                                [kReady, request port, cancel port] (the worker's first word),
 //                                [kEnded] (from the supervisor, after the last reply),
 //                                [kWake] (a new deadline to watch).
 #pragma once

@@ -10,7 +10,9 @@
 #include <isolated/receive_port.hpp>
 #include <isolated/send.hpp>
 
+#include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -50,22 +52,50 @@ void run_task(const Message& request, const SendPort& host, std::vector<std::byt
   post_message(host, reply);
 }
 
+// Tasks the host cancelled while they were queued here. Ids grow, so an id
+// below the task about to run can never match again and is forgotten.
+class Cancellations {
+ public:
+  explicit Cancellations(ReceivePort& port) : port_(port) {}
+
+  // Whether task `id` was cancelled; looks at the cancel port first.
+  bool cancelled(std::uint64_t id) {
+    while (auto message = port_.try_receive()) {
+      ids_.insert(std::get<0>(message->as<std::tuple<std::uint64_t>>()));
+    }
+    ids_.erase(ids_.begin(), ids_.lower_bound(id));
+    return ids_.erase(id) != 0;
+  }
+
+ private:
+  ReceivePort& port_;
+  std::set<std::uint64_t> ids_;
+};
+
 }  // namespace
 
 void serve_runner(SendPort host) {
-  // Lives until the close request; the event loop keeps the worker alive
-  // while it is listened to, and ends the worker once it is closed.
+  // Both live until the close request; the event loop keeps the worker alive
+  // while the request port is listened to, and ends the worker once it is
+  // closed.
   auto* requests = new ReceivePort();
-  requests->listen([requests, host](Message request) {
+  auto* cancel_port = new ReceivePort();
+  auto* cancellations = new Cancellations(*cancel_port);
+  requests->listen([requests, cancel_port, cancellations, host](Message request) {
     thread_local std::vector<std::byte> reply;
-    const auto kind = static_cast<RunnerRequest>(request.as<std::vector<Message>>().at(0).as<int>());
+    const auto parts = request.as<std::vector<Message>>();
+    const auto kind = static_cast<RunnerRequest>(parts.at(0).as<int>());
     if (kind == RunnerRequest::close) {
+      delete cancellations;
+      delete cancel_port;
       delete requests;  // closes the port; the handler running now is a copy
       return;
     }
+    if (cancellations->cancelled(parts.at(1).as<std::uint64_t>())) return;
     run_task(request, host, reply);
   });
-  host.send(std::tuple<int, SendPort>(kReady, requests->send_port()));
+  host.send(std::tuple<int, SendPort, SendPort>(kReady, requests->send_port(),
+                                                cancel_port->send_port()));
 }
 
 }  // namespace isolated::detail

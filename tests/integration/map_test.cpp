@@ -3,7 +3,13 @@
 
 #include <isolated/isolated.hpp>
 
+#include "support/deadlines.hpp"
+
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -12,6 +18,8 @@
 #include <vector>
 
 using namespace isolated;
+using namespace isolated::test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -28,6 +36,20 @@ int fail_on_seven(int x) {
   if (x == 7) throw std::runtime_error("seven");
   return x;
 }
+
+// Input 0 returns at once; any other would keep its runner busy for an
+// hour, so only cancellation can free the runner in time.
+int stuck_unless_zero(int x) {
+  if (x != 0) std::this_thread::sleep_for(std::chrono::hours(1));
+  return x;
+}
+
+int pid_after(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return static_cast<int>(::getpid());
+}
+
+int my_pid(int) { return static_cast<int>(::getpid()); }
 
 LoadBalancer pool_of(std::size_t n) {
   return LoadBalancer::create(n, [] { return IsolateRunner::spawn(); });
@@ -111,4 +133,60 @@ TEST_CASE("a failing task throws from the iteration that reaches it", "[pool][ma
   }
   CHECK(before == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
   pool.close();
+}
+
+TEST_CASE("a consumer that stops early cancels the running tasks: their runners are replaced",
+          "[pool][map]") {
+  auto pool = pool_of(2);
+  std::vector<int> inputs(100);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  MapOptions options;
+  options.max_in_flight = 4;
+  {
+    auto results = pool.map(inputs, &stuck_unless_zero, options);
+    auto first = results.begin();
+    REQUIRE(*first == 0);
+    CHECK(results.in_flight() == 4);  // both runners hold a stuck task
+  }
+  // Both were killed; the pool heals and takes work again.
+  CHECK(eventually([&] { return pool.size() == 2; }));
+  auto both = pool.run_multiple(2, &my_pid, 0);
+  for (auto& future : both) CHECK(ready(future));
+  // Graceful close waits for every queued task: it returns only because no
+  // task of the map is left.
+  auto closing = std::async(std::launch::async, [&] { pool.close(); });
+  CHECK(ready(closing, 30s));
+}
+
+TEST_CASE("a consumer that stops early cancels its queued tasks: they never run",
+          "[pool][map]") {
+  auto pool = pool_of(2);
+  // The first runner is busy with a task that is not the map's.
+  auto busy = pool.run(&pid_after, 1000);
+  std::vector<int> inputs(100);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  MapOptions options;
+  options.max_in_flight = 3;
+  {
+    // Input 0 goes to the idle runner; 1 queues behind the busy task (a tie
+    // of loads goes to the first runner), 2 behind 0 on the second.
+    auto results = pool.map(inputs, &stuck_unless_zero, options);
+    REQUIRE(*results.begin() == 0);
+  }
+  REQUIRE(ready(busy));
+  const int first_runner = busy.get();
+  // Had input 1 run after the busy task, the first runner would be stuck for
+  // an hour; it is free, and it is the same process: only the second runner,
+  // whose running task was the map's, was killed.
+  CHECK(eventually([&] { return pool.size() == 2; }));
+  auto both = pool.run_multiple(2, &my_pid, 0);
+  std::set<int> pids;
+  for (auto& future : both) {
+    REQUIRE(ready(future));
+    pids.insert(future.get());
+  }
+  CHECK(pids.size() == 2);
+  CHECK(pids.contains(first_runner));
+  auto closing = std::async(std::launch::async, [&] { pool.close(); });
+  CHECK(ready(closing, 30s));
 }

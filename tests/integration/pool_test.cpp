@@ -12,6 +12,8 @@
 
 #include <isolated/isolated.hpp>
 
+#include "support/deadlines.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,33 +30,10 @@
 #include <vector>
 
 using namespace isolated;
+using namespace isolated::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::chrono::milliseconds deadline_of(std::chrono::milliseconds base) {
-  const char* text = std::getenv("ISOLATED_TIMEOUT_SCALE");
-  const int scale = text != nullptr ? std::max(1, std::atoi(text)) : 1;
-  return base * scale;
-}
-
-// Polls `done` until it holds or `timeout` (scaled) passes.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + deadline_of(timeout);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-template <class T>
-bool ready(std::future<T>& future, std::chrono::milliseconds timeout = 10s) {
-  return future.wait_for(deadline_of(timeout)) == std::future_status::ready;
-}
-
-bool process_gone(int pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 // ---- tasks; they run in the runners' processes
 
@@ -311,9 +290,9 @@ TEST_CASE("run_multiple runs on distinct runners", "[pool][balancer]") {
   CHECK_THROWS_AS(pool.run_multiple(1, &my_pid, 0, -5), std::invalid_argument);
 }
 
-TEST_CASE("20,000 tiny tasks through a pool of 4, every result checked", "[pool][balancer]") {
+TEST_CASE("100,000 tiny tasks through a pool of 4, every result checked", "[pool][balancer]") {
   LoadBalancer pool = pool_of(4);
-  constexpr int kTasks = 20000;
+  constexpr int kTasks = 100000;
   std::vector<std::future<int>> results;
   results.reserve(kTasks);
   for (int i = 0; i < kTasks; ++i) results.push_back(pool.run(&square, i % 40000, 1));

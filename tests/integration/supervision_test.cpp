@@ -12,6 +12,8 @@
 
 #include <isolated/isolated.hpp>
 
+#include "support/deadlines.hpp"
+
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -32,6 +34,8 @@
 #include <vector>
 
 using namespace isolated;
+using isolated::test::deadline_of;
+using isolated::test::eventually;
 using namespace std::chrono_literals;
 
 // The crashing functions live outside any namespace, so the crash report names
@@ -74,26 +78,6 @@ namespace {
 
 // ------------------------------------------------------------------ helpers
 
-int timeout_scale() {
-  const char* text = std::getenv("ISOLATED_TIMEOUT_SCALE");
-  const int scale = text != nullptr ? std::atoi(text) : 1;
-  return scale > 0 ? scale : 1;
-}
-
-std::chrono::milliseconds deadline_of(std::chrono::milliseconds base) {
-  return base * timeout_scale();
-}
-
-// Polls `done` until it holds or `timeout` (scaled) passes.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + deadline_of(timeout);
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
 
 // Fields of /proc/<pid>/stat after the command name.
 std::optional<std::vector<std::string>> proc_stat(int pid) {

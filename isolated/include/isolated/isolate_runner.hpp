@@ -86,6 +86,9 @@ struct RunnerTask {
 // (TimeoutError, IsolateExited, Error). Never called under a runner's lock.
 using RunnerDone = std::function<void(const Message* reply, std::exception_ptr error)>;
 
+// Cancels a submitted task (see LoadBalancer::submit_task).
+using CancelTask = std::function<void()>;
+
 template <class F, class A>
 using run_result_t = std::invoke_result_t<F&, std::decay_t<A>>;
 

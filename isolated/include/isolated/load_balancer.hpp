@@ -107,16 +107,19 @@ class LoadBalancer {
  private:
   template <class, class, class, class>
   friend class detail::MapResults;
-  // Map's way in: one task, load 100, no timeout.
-  void submit_task(detail::RunnerTask task, detail::RunnerDone done) {
-    submit(std::move(task), 100, RunOptions{}, std::move(done));
+  // Map's way in: one task, load 100, no timeout. Returns its cancel, which
+  // settles the task with an Error at once if it has not settled yet: a task
+  // still queued never runs; a running one is stopped by killing its runner,
+  // which the pool replaces (tasks queued behind it move to other runners).
+  detail::CancelTask submit_task(detail::RunnerTask task, detail::RunnerDone done) {
+    return submit(std::move(task), 100, RunOptions{}, std::move(done));
   }
 
   explicit LoadBalancer(std::shared_ptr<detail::Pool> pool);
   static LoadBalancer create_with(std::size_t n, std::function<IsolateRunner()> factory);
   static void check_load(int load);
-  void submit(detail::RunnerTask task, int load, const RunOptions& options,
-              detail::RunnerDone done);
+  detail::CancelTask submit(detail::RunnerTask task, int load, const RunOptions& options,
+                            detail::RunnerDone done);
   void submit_multiple(detail::RunnerTask task, int load, std::vector<detail::RunnerDone> dones);
 
   std::shared_ptr<detail::Pool> pool_;

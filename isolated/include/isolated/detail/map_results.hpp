@@ -67,8 +67,12 @@ class MapResults {
   // Iterators point into the held inputs: the range stays where it was made.
   MapResults(const MapResults&) = delete;
   MapResults& operator=(const MapResults&) = delete;
-  // Tasks still in the air finish on their runners; their results are dropped.
-  ~MapResults() = default;
+  // A consumer that stops early cancels the tasks still in the air: queued
+  // ones never run, running ones end with their runners, which the pool
+  // replaces. Nothing of this map keeps running.
+  ~MapResults() {
+    for (auto& [index, task] : in_flight_) task.cancel();
+  }
 
   class iterator {
    public:
@@ -102,12 +106,12 @@ class MapResults {
 
   // Inputs read so far and tasks in the air: for tests and progress bars.
   std::size_t inputs_taken() const noexcept { return submitted_; }
-  std::size_t in_flight() const noexcept { return futures_.size(); }
+  std::size_t in_flight() const noexcept { return in_flight_.size(); }
 
  private:
   // Starts tasks until max_in_flight are in the air or the inputs end.
   void fill() {
-    while (futures_.size() < max_in_flight_ && next_ != end_) {
+    while (in_flight_.size() < max_in_flight_ && next_ != end_) {
       const std::size_t index = submitted_++;
       auto [future, done] = promised<R>();
       RunnerDone notify = [done = std::move(done), completions = completions_, index](
@@ -115,19 +119,19 @@ class MapResults {
         done(reply, error);
         completions->push(index);
       };
-      balancer_.submit_task(make_runner_task(f_, *next_), std::move(notify));
+      CancelTask cancel = balancer_.submit_task(make_runner_task(f_, *next_), std::move(notify));
       ++next_;
-      futures_.emplace(index, std::move(future));
+      in_flight_.emplace(index, InFlight{std::move(future), std::move(cancel)});
     }
   }
 
   std::optional<R> take() {
     fill();
-    if (futures_.empty()) return std::nullopt;
-    std::size_t index = futures_.begin()->first;  // ordered: the oldest
+    if (in_flight_.empty()) return std::nullopt;
+    std::size_t index = in_flight_.begin()->first;  // ordered: the oldest
     if (!ordered_) index = completions_->pop();
-    auto node = futures_.extract(index);
-    R result = node.mapped().get();  // throws what the task threw
+    auto node = in_flight_.extract(index);
+    R result = node.mapped().result.get();  // throws what the task threw
     fill();
     return result;
   }
@@ -140,7 +144,11 @@ class MapResults {
   bool ordered_;
   std::size_t max_in_flight_;
   std::size_t submitted_ = 0;
-  std::map<std::size_t, std::future<R>> futures_;
+  struct InFlight {
+    std::future<R> result;
+    CancelTask cancel;
+  };
+  std::map<std::size_t, InFlight> in_flight_;
   std::shared_ptr<Completions> completions_ = std::make_shared<Completions>();
 };
 
