@@ -9,6 +9,7 @@
 #include <isolated/isolate_runner.hpp>
 #include <isolated/load_balancer.hpp>
 #include <isolated/message.hpp>
+#include <isolated/name_server.hpp>
 #include <isolated/receive_port.hpp>
 #include <isolated/send.hpp>
 #include <isolated/send_port.hpp>
