@@ -2,14 +2,19 @@
 // main isolate, and a costly JSON decode done (a) on the main thread, (b) in
 // another isolate through compute(), (c) in an isolate whose decoder
 // segfaults mid-task: the frame loop keeps going and the host learns exactly
-// what happened.
+// what happened. Then the article's second scenario (image_scenario.hpp): a
+// directory of images downscaled through a pool of isolates with map.
+//
+// Usage: isolated-demo [persons (200000)] [images (48)]
 #include "frame_loop.hpp"
+#include "image_scenario.hpp"
 #include "persons.hpp"
 
 #include <isolated/isolated.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <future>
 #include <optional>
 #include <string>
@@ -73,5 +78,15 @@ int main(int argc, char** argv) {
   if (!report.empty()) {
     std::printf("\ncrash report of (c), as the host received it:\n%s\n", report.c_str());
   }
-  return 0;
+
+  std::printf("\n");
+  const std::size_t images = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 48;
+  // Caught here, not left to escape main: only then is the stack unwound for
+  // certain, so the scenario's scratch directory and pools are cleaned up.
+  try {
+    return demo::run_image_scenario(images);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "image scenario failed: %s\n", e.what());
+    return EXIT_FAILURE;
+  }
 }
