@@ -22,6 +22,10 @@ IsolateRunner IsolateRunner::spawn(SpawnOptions options) {
   return IsolateRunner(detail::RunnerCore::spawn(std::move(options)));
 }
 
+IsolateRunner IsolateRunner::spawn_uri(const std::string& path, SpawnOptions options) {
+  return IsolateRunner(detail::RunnerCore::spawn_uri(path, std::move(options)));
+}
+
 IsolateRunner::IsolateRunner(std::shared_ptr<detail::RunnerCore> core) : core_(std::move(core)) {}
 
 IsolateRunner::IsolateRunner(IsolateRunner&& other) noexcept = default;

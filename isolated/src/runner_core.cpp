@@ -48,37 +48,78 @@ std::vector<std::byte> encoded(const std::tuple<T...>& value) {
   return bytes;
 }
 
+std::vector<std::byte> encode_request(const RunnerTask& task, std::uint64_t id) {
+  if (!task.exported_name.empty()) {
+    return encoded(std::tuple<int, std::uint64_t, const std::string&, const Message&>(
+        static_cast<int>(RunnerRequest::named_task), id, task.exported_name, task.argument));
+  }
+  return encoded(std::tuple<int, std::uint64_t, CodeAddress, CodeAddress, const Message&>(
+      static_cast<int>(RunnerRequest::task), id, locate_cached(task.trampoline),
+      locate_cached(task.target), task.argument));
+}
+
 }  // namespace
 
-RunnerCore::RunnerCore() : reply_port_(replies_.send_port()) {}
+RunnerCore::RunnerCore(bool foreign_binary)
+    : reply_port_(replies_.send_port()), foreign_binary_(foreign_binary) {}
 
 RunnerCore::~RunnerCore() = default;
 
+std::function<void(const ExitInfo&)> RunnerCore::end_listener(
+    const std::shared_ptr<RunnerCore>& core) {
+  return [weak = std::weak_ptr<RunnerCore>(core)](const ExitInfo& exit) {
+    if (auto alive = weak.lock()) alive->notified_end(exit);
+  };
+}
+
+void RunnerCore::started(const Isolate& isolate) {
+  isolate_ = isolate;
+  pid_ = isolate.pid();
+  // The reader keeps the core alive until the worker has ended.
+  std::thread([core = shared_from_this()] { core->read_replies(); }).detach();
+}
+
 std::shared_ptr<RunnerCore> RunnerCore::spawn(SpawnOptions options) {
   if (options.debug_name.empty()) options.debug_name = "runner";
-  std::shared_ptr<RunnerCore> core(new RunnerCore());
+  std::shared_ptr<RunnerCore> core(new RunnerCore(false));
   std::vector<std::byte> message;
   encode(core->reply_port_, message);
-  std::weak_ptr<RunnerCore> weak = core;
-  Isolate isolate = spawn_isolate_watched(make_entry_point(&serve_runner), message, options,
-                                          [weak](const ExitInfo& exit) {
-                                            if (auto alive = weak.lock()) alive->notified_end(exit);
-                                          });
-  core->isolate_ = isolate;
-  core->pid_ = isolate.pid();
-  // The reader keeps the core alive until the worker has ended.
-  std::thread([core] { core->read_replies(); }).detach();
+  core->started(spawn_isolate_watched(make_entry_point(&serve_runner), message, options,
+                                      end_listener(core)));
+  return core;
+}
+
+std::shared_ptr<RunnerCore> RunnerCore::spawn_uri(const std::string& path, SpawnOptions options) {
+  std::shared_ptr<RunnerCore> core(new RunnerCore(true));
+  std::vector<std::byte> message;
+  encode(core->reply_port_, message);
+  core->started(spawn_runner_service_watched(path, message, options, end_listener(core)));
   return core;
 }
 
 std::optional<std::uint64_t> RunnerCore::try_submit(
     RunnerTask& task, std::optional<std::chrono::milliseconds> timeout, RunnerDone& done) {
-  const CodeAddress trampoline = locate_cached(task.trampoline);
-  const CodeAddress target = locate_cached(task.target);
   std::uint64_t id = 0;
+  if (foreign_binary_ && task.exported_name.empty()) {
+    // Settled by the reader, like a reply: never under the caller's locks.
+    std::lock_guard lock(mutex_);
+    if (!accepting_) return std::nullopt;
+    id = next_id_++;
+    pending_.emplace(id, Pending{std::move(done), std::nullopt, std::nullopt});
+    post_to(reply_port_,
+            encoded(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
+                kReply, id, 1, "isolated::Error",
+                "this runner runs another program (spawn_uri), where this program's functions "
+                "do not exist: run the functions it exports by name, run<R>(\"name\", arg)",
+                "")));
+    return id;
+  }
   {
     std::lock_guard lock(mutex_);
     if (!accepting_) return std::nullopt;
+    // First, as it may throw (a function outside any module): nothing is
+    // queued then, and `done` is untouched.
+    std::vector<std::byte> request = encode_request(task, next_id_);
     id = next_id_++;
     Pending pending{std::move(done), std::nullopt, timeout};
     if (timeout) {
@@ -86,9 +127,7 @@ std::optional<std::uint64_t> RunnerCore::try_submit(
       deadlines_.emplace(*pending.deadline, id);
     }
     pending_.emplace(id, std::move(pending));
-    send_locked(encoded(std::tuple<int, std::uint64_t, const CodeAddress&, const CodeAddress&,
-                                   const Message&>(static_cast<int>(RunnerRequest::task), id,
-                                                   trampoline, target, task.argument)));
+    send_locked(request);
   }
   // The reader may be asleep until a later deadline, or with none.
   if (timeout) post_to(reply_port_, encoded(std::tuple<int>(kWake)));

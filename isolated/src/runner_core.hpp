@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace isolated::detail {
@@ -40,6 +41,8 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
 
   // Starts the worker and the reader thread. Throws IsolateSpawnError.
   static std::shared_ptr<RunnerCore> spawn(SpawnOptions options);
+  // The same, in the worker binary at `path`, which runs tasks by name only.
+  static std::shared_ptr<RunnerCore> spawn_uri(const std::string& path, SpawnOptions options);
 
   RunnerCore(const RunnerCore&) = delete;
   RunnerCore& operator=(const RunnerCore&) = delete;
@@ -83,7 +86,9 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
     std::optional<std::chrono::milliseconds> timeout;
   };
 
-  RunnerCore();
+  explicit RunnerCore(bool foreign_binary);
+  // Starts the reader thread once the isolate runs.
+  void started(const Isolate& isolate);
   void read_replies();
   // Each returns false once the runner has ended.
   bool handle(const Message& message);
@@ -95,11 +100,15 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   // No more work; if `unusable`, hands the on_unusable callback to `notify`.
   void stop_accepting_locked(bool unusable, std::function<void()>& notify);
   void notified_end(const ExitInfo& exit);
+  // For the supervisor: calls notified_end while the core lives.
+  static std::function<void(const ExitInfo&)> end_listener(const std::shared_ptr<RunnerCore>& core);
 
   ReceivePort replies_;
   SendPort reply_port_;
   std::optional<Isolate> isolate_;
   int pid_ = 0;
+  // Another program: code addresses of this one mean nothing there.
+  const bool foreign_binary_;
 
   mutable std::mutex mutex_;
   std::condition_variable ended_changed_;

@@ -8,9 +8,9 @@
 #include "shm/segment.hpp"
 #include "spawn_watched.hpp"
 #include "supervisor.hpp"
+#include "worker_binary_check.hpp"
 
 #include <isolated/error.hpp>
-#include <isolated/receive_port.hpp>
 #include <isolated/spawn.hpp>
 
 #include <unistd.h>
@@ -67,21 +67,35 @@ struct Launched {
   SendPort control;
 };
 
-Launched launch(const EntryPoint& entry, std::span<const std::byte> message,
+// What a worker runs: code of this program (Isolate::spawn, compute), or
+// another program's ISOLATED_WORKER_MAIN or runner service (spawn_uri).
+struct WorkerEntry {
+  std::string program = "/proc/self/exe";
+  EntryKind kind = EntryKind::code;
+  EntryPoint code;                // for EntryKind::code
+  std::vector<std::string> args;  // for EntryKind::binary_main
+};
+
+Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
                 const SpawnOptions& options, const Capability& pause, const Capability& terminate,
                 std::function<void(const ExitInfo&)> on_end) {
   Runtime& runtime = runtime_for_spawn();
+  if (entry.kind != EntryKind::code) check_worker_binary(entry.program);
   BootRecord boot;
   boot.root_pid = session_root_pid();
   boot.parent_pid = static_cast<int>(::getpid());
   boot.parent_inbox = runtime.inbox_name();
   boot.spawn_id = next_spawn_id();
   boot.debug_name = options.debug_name;
-  try {
-    boot.trampoline = locate_code(reinterpret_cast<const void*>(entry.trampoline));
-    boot.target = locate_code(reinterpret_cast<const void*>(entry.target));
-  } catch (const Error& e) {
-    throw IsolateSpawnError(std::string("cannot spawn: ") + e.what());
+  boot.entry_kind = static_cast<std::uint8_t>(entry.kind);
+  boot.args = entry.args;
+  if (entry.kind == EntryKind::code) {
+    try {
+      boot.trampoline = locate_code(reinterpret_cast<const void*>(entry.code.trampoline));
+      boot.target = locate_code(reinterpret_cast<const void*>(entry.code.target));
+    } catch (const Error& e) {
+      throw IsolateSpawnError(std::string("cannot spawn: ") + e.what());
+    }
   }
   boot.paused = options.paused;
   boot.errors_are_fatal = options.errors_are_fatal;
@@ -96,7 +110,7 @@ Launched launch(const EntryPoint& entry, std::span<const std::byte> message,
   // The worker unlinks the boot record once it read it; if it never gets that
   // far, `segment` unlinks it here when this function returns.
   Segment segment = write_boot_record(boot);
-  const int pid = launch_process("/proc/self/exe", {std::string(kWorkerFlag), segment.name()});
+  const int pid = launch_process(entry.program, {std::string(kWorkerFlag), segment.name()});
   Supervisor::get().watch(pid, boot.spawn_id, options.on_exit, options.on_error, std::move(on_end));
   SendPort control = Supervisor::get().wait_for_hello(pid, handshake_timeout());
   return Launched{pid, std::move(control)};
@@ -114,28 +128,104 @@ Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte
                               std::function<void(const ExitInfo&)> on_end) {
   const Capability pause;
   const Capability terminate;
-  Launched launched = launch(entry, message, options, pause, terminate, std::move(on_end));
+  WorkerEntry worker;
+  worker.code = entry;
+  Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
   return Isolate(std::move(launched.control), pause, terminate);
 }
+
+namespace {
+
+Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
+                      SpawnOptions options, std::function<void(const ExitInfo&)> on_end) {
+  if (options.debug_name.empty()) {
+    options.debug_name = worker.program.substr(worker.program.find_last_of('/') + 1);
+  }
+  const Capability pause;
+  const Capability terminate;
+  Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
+  return Isolate(std::move(launched.control), pause, terminate);
+}
+
+}  // namespace
+
+Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,
+                          std::span<const std::byte> message, const SpawnOptions& options) {
+  WorkerEntry worker;
+  worker.program = path;
+  worker.kind = EntryKind::binary_main;
+  worker.args = args;
+  return spawn_program(std::move(worker), message, options, {});
+}
+
+Isolate spawn_runner_service_watched(const std::string& path, std::span<const std::byte> message,
+                                     const SpawnOptions& options,
+                                     std::function<void(const ExitInfo&)> on_end) {
+  WorkerEntry worker;
+  worker.program = path;
+  worker.kind = EntryKind::runner_service;
+  return spawn_program(std::move(worker), message, options, std::move(on_end));
+}
+
+namespace {
+
+// One compute call's outcome, settled once: by its reply, which the worker
+// sends before it ends, or else by its end. The supervisor drains the dead
+// worker's last messages before it reports the end, so a reply that was sent
+// always wins.
+class ComputeOutcome {
+ public:
+  ComputeOutcome(Runtime& runtime, ComputeDone done) : runtime_(runtime), done_(std::move(done)) {}
+
+  void set_reply_port(std::uint64_t port) noexcept { reply_port_ = port; }
+  std::uint64_t reply_port() const noexcept { return reply_port_; }
+
+  // On the draining thread, as soon as the reply arrives: the future is
+  // ready while the worker is still on its way out (its end stays watched).
+  void on_reply(Message reply) {
+    if (settled_.exchange(true)) return;
+    runtime_.close_port(reply_port_);
+    done_(std::move(reply), ExitInfo{});
+  }
+
+  // On the supervisor's thread, once the worker has ended and been reaped.
+  void on_end(const ExitInfo& exit) {
+    runtime_.close_port(reply_port_);
+    if (settled_.exchange(true)) return;
+    done_(std::nullopt, exit);
+  }
+
+ private:
+  Runtime& runtime_;
+  ComputeDone done_;
+  std::uint64_t reply_port_ = 0;
+  std::atomic<bool> settled_{false};
+};
+
+}  // namespace
 
 void spawn_compute(const EntryPoint& entry,
                    const std::function<void(const SendPort& reply, std::vector<std::byte>& out)>&
                        encode_message,
                    ComputeDone done) {
-  runtime_for_spawn();
-  // The reply port lives until the worker has ended: its result is read then
-  // (Isolate::exit made sure it arrived before the worker ended).
-  auto reply = std::make_shared<ReceivePort>();
+  Runtime& runtime = runtime_for_spawn();
+  auto outcome = std::make_shared<ComputeOutcome>(runtime, std::move(done));
+  outcome->set_reply_port(
+      runtime.open_direct_port([outcome](Message reply) { outcome->on_reply(std::move(reply)); }));
   std::vector<std::byte> message;
-  encode_message(reply->send_port(), message);
   SpawnOptions options;
   options.debug_name = "compute";
-  launch(entry, message, options, Capability(), Capability(),
-         [reply, done = std::move(done)](const ExitInfo& exit) {
-           std::optional<Message> result = reply->try_receive();
-           reply->close();
-           done(std::move(result), exit);
-         });
+  try {
+    encode_message(SendPort(runtime.inbox_name(), outcome->reply_port()), message);
+    WorkerEntry worker;
+    worker.code = entry;
+    launch(worker, message, options, Capability(), Capability(),
+           [outcome](const ExitInfo& exit) { outcome->on_end(exit); });
+  } catch (...) {
+    // No reply will come; the port (whose handler owns `outcome`) goes.
+    runtime.close_port(outcome->reply_port());
+    throw;
+  }
 }
 
 }  // namespace isolated::detail

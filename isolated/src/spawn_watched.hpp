@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <span>
+#include <string>
 
 namespace isolated::detail {
 
@@ -18,5 +19,11 @@ namespace isolated::detail {
 Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
                               const SpawnOptions& options,
                               std::function<void(const ExitInfo&)> on_end);
+
+// Starts the worker binary at `path` running its runner service (for
+// IsolateRunner::spawn_uri), watched as above.
+Isolate spawn_runner_service_watched(const std::string& path, std::span<const std::byte> message,
+                                     const SpawnOptions& options,
+                                     std::function<void(const ExitInfo&)> on_end);
 
 }  // namespace isolated::detail

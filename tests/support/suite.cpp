@@ -7,6 +7,7 @@
 #include "support/suite.hpp"
 
 #include "shm/names.hpp"
+#include "support/deadlines.hpp"
 #include "support/leftovers.hpp"
 
 #include <sys/mman.h>
@@ -26,6 +27,11 @@ int run_suite(int argc, char** argv, const std::vector<std::string>& still_in_us
 
   int failures = Catch::Session().run(argc, argv);
 
+  // A compute future is ready as soon as the result arrives, while its worker
+  // is still on its way out (it says goodbye, exits, and is reaped with its
+  // segments): let such children end by themselves. One that does not within
+  // the deadline is a leftover.
+  eventually([] { return isolated::test::live_children().empty(); }, std::chrono::seconds(5));
   const auto children = isolated::test::live_children();
   for (const int pid : children) {
     std::fprintf(stderr, "LEFTOVER: child process %d is still running\n", pid);

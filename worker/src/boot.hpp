@@ -19,6 +19,13 @@ namespace isolated::detail {
 
 inline constexpr std::string_view kWorkerFlag = "--isolated-worker";
 
+// What the worker runs.
+enum class EntryKind : std::uint8_t {
+  code = 0,           // `trampoline(target, message)`: code addresses in this same binary
+  binary_main = 1,    // a worker binary's ISOLATED_WORKER_MAIN(fn): fn(args, message)
+  runner_service = 2  // serve_runner(message as the host's reply port)
+};
+
 struct BootRecord {
   int root_pid = 0;
   int parent_pid = 0;
@@ -35,10 +42,17 @@ struct BootRecord {
   Capability pause_capability;
   Capability terminate_capability;
   std::vector<std::uint8_t> message;  // the encoded argument of the entry
+  std::uint8_t entry_kind = 0;         // an EntryKind
+  std::vector<std::string> args;       // for binary_main
   MSGPACK_DEFINE(root_pid, parent_pid, parent_inbox, spawn_id, debug_name, trampoline, target,
                  paused, errors_are_fatal, on_exit, on_error, lane_bytes, pause_capability,
-                 terminate_capability, message)
+                 terminate_capability, message, entry_kind, args)
 };
+
+// A worker binary's main registers its ISOLATED_WORKER_MAIN function here
+// before it calls run_worker_if_spawned.
+using BinaryMain = void (*)(std::vector<std::string> args, Message message);
+void set_binary_main(BinaryMain main);
 
 // If this process was started as a worker (argv[1] is kWorkerFlag), runs the
 // isolate and ends the process; otherwise returns.

@@ -84,6 +84,14 @@ void Runtime::close_port(std::uint64_t id) {
   changed_.notify_all();
 }
 
+std::uint64_t Runtime::open_direct_port(std::function<void(Message)> on_message) {
+  auto direct = std::make_shared<const std::function<void(Message)>>(std::move(on_message));
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_port_id_++;
+  ports_[id].direct = std::move(direct);
+  return id;
+}
+
 bool Runtime::port_open(std::uint64_t id) {
   std::lock_guard lock(mutex_);
   return ports_.contains(id);
@@ -204,17 +212,30 @@ void Runtime::drain_as_drainer() {
 }
 
 void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
-  std::lock_guard lock(mutex_);
-  for (auto& [id, message] : batch) {
-    const auto port = ports_.find(id);
-    if (port == ports_.end()) continue;  // closed: dropped, as in Dart
-    if (port->second.listener) {
-      events_.push_back(Event{id, std::move(message), {}});
-    } else {
-      port->second.queue.push_back(std::move(message));
+  std::vector<std::pair<DirectHandler, Message>> direct;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, message] : batch) {
+      const auto port = ports_.find(id);
+      if (port == ports_.end()) continue;  // closed: dropped, as in Dart
+      if (port->second.direct) {
+        direct.emplace_back(port->second.direct, std::move(message));
+      } else if (port->second.listener) {
+        events_.push_back(Event{id, std::move(message), {}});
+      } else {
+        port->second.queue.push_back(std::move(message));
+      }
+    }
+    changed_.notify_all();
+  }
+  // Outside the lock: a handler may close its port or send.
+  for (auto& [handler, message] : direct) {
+    try {
+      (*handler)(std::move(message));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "isolated: a direct port's handler failed: %s\n", e.what());
     }
   }
-  changed_.notify_all();
 }
 
 void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait) {

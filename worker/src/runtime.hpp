@@ -28,6 +28,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -85,6 +86,13 @@ class Runtime {
   // none). Nothing on timeout; throws PortClosed once the port is closed.
   std::optional<Message> take(std::uint64_t id, std::optional<Clock::time_point> deadline);
   void listen(std::uint64_t id, std::function<void(Message)> handler);
+  // A port whose messages are never queued: each one is handed to
+  // `on_message` as soon as it arrives, on the thread that drains the inbox
+  // (as the supervisor's reports are), with no lock held. compute's reply
+  // port: its result settles the future without waiting for the worker to
+  // end. `on_message` must be quick and must not wait for messages; it may
+  // close the port. Close it with close_port.
+  std::uint64_t open_direct_port(std::function<void(Message)> on_message);
 
   // Sends encoded bytes to `port` as a frame of `kind`. False when the port
   // is known gone.
@@ -116,9 +124,11 @@ class Runtime {
   explicit Runtime(RuntimeConfig config);
   ~Runtime() = delete;  // lives until the process ends
 
+  using DirectHandler = std::shared_ptr<const std::function<void(Message)>>;
   struct PortState {
     std::deque<Message> queue;
     std::function<void(Message)> listener;
+    DirectHandler direct;  // set for a direct port: its messages skip the queue
   };
   struct Event {
     std::uint64_t port = 0;     // 0: not a message but a ping response to send

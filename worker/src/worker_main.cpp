@@ -2,6 +2,7 @@
 // the parent, wait if spawned paused, run the entry, serve events, exit.
 #include "boot.hpp"
 #include "crash_report.hpp"
+#include "runner_protocol.hpp"
 #include "runtime.hpp"
 #include "shm/names.hpp"
 #include "shm/segment.hpp"
@@ -17,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <functional>
+#include <string>
 #include <tuple>
 
 namespace isolated::detail {
@@ -68,7 +71,32 @@ void add_listeners_from_options(Runtime& runtime, const BootRecord& boot) {
   // on_exit is registered with the parent directly, which fires it.
 }
 
+BinaryMain binary_main = nullptr;
+
+// What runs as the isolate, chosen before the worker greets its parent, so
+// that an entry that cannot be found fails the spawn.
+std::function<void(Message)> entry_of(const BootRecord& boot) {
+  switch (static_cast<EntryKind>(boot.entry_kind)) {
+    case EntryKind::code: {
+      auto* trampoline =
+          reinterpret_cast<EntryTrampoline>(const_cast<void*>(resolve_code(boot.trampoline)));
+      auto* target = reinterpret_cast<AnyFunction>(const_cast<void*>(resolve_code(boot.target)));
+      return [trampoline, target](Message argument) { trampoline(target, std::move(argument)); };
+    }
+    case EntryKind::binary_main:
+      if (binary_main == nullptr) {
+        throw Error("this program has no ISOLATED_WORKER_MAIN; it cannot be started by spawn_uri");
+      }
+      return [args = boot.args](Message argument) { binary_main(args, std::move(argument)); };
+    case EntryKind::runner_service:
+      return [](Message argument) { serve_runner(argument.as<SendPort>()); };
+  }
+  throw Error("unknown entry kind " + std::to_string(boot.entry_kind));
+}
+
 }  // namespace
+
+void set_binary_main(BinaryMain main) { binary_main = main; }
 
 void run_worker_if_spawned(int argc, char** argv) {
   if (argc < 3 || std::string_view(argv[1]) != kWorkerFlag) return;
@@ -99,11 +127,9 @@ void run_worker_if_spawned(int argc, char** argv) {
   install_crash_handler(runtime.inbox().doorbell().crash);
   record_throw_traces();
 
-  EntryTrampoline trampoline = nullptr;
-  AnyFunction target = nullptr;
+  std::function<void(Message)> entry;
   try {
-    trampoline = reinterpret_cast<EntryTrampoline>(const_cast<void*>(resolve_code(boot.trampoline)));
-    target = reinterpret_cast<AnyFunction>(const_cast<void*>(resolve_code(boot.target)));
+    entry = entry_of(boot);
   } catch (const std::exception& e) {
     fail(e.what());
   }
@@ -115,7 +141,7 @@ void run_worker_if_spawned(int argc, char** argv) {
     const auto* bytes = reinterpret_cast<const std::byte*>(boot.message.data());
     Message argument = Message::decode(std::span(bytes, boot.message.size()));
     argument.adopt_transferables();
-    trampoline(target, std::move(argument));
+    entry(std::move(argument));
   } catch (const std::exception& e) {
     if (runtime.report_uncaught_error(e.what(), last_throw_trace())) runtime.exit_process(70);
   } catch (...) {

@@ -86,6 +86,15 @@ bool LaneWriter::drained() const noexcept {
   return header_->read_index.load(std::memory_order_acquire) == write_index_;
 }
 
+void LaneWriter::wait_until_drained(std::chrono::nanoseconds slice) noexcept {
+  header_->producer_waiting.store(1, std::memory_order_relaxed);
+  const std::uint32_t event = header_->space_event.load(std::memory_order_acquire);
+  // Pairs with the fence in LaneReader::wake_producer (see lane.hpp).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!drained()) futex_wait(header_->space_event, event, slice);
+  header_->producer_waiting.store(0, std::memory_order_relaxed);
+}
+
 // ---------------------------------------------------------------- consumer
 
 LaneReader::LaneReader(std::byte* memory, std::size_t segment_size) {

@@ -18,7 +18,8 @@
 //   mid-write leaves nothing the consumer can see.
 // - The consumer copies a frame out, then stores `read_index` with release. The
 //   producer loads it with acquire before it overwrites those bytes.
-// - A producer that finds the lane full sleeps on `space_event` (a futex word).
+// - A producer that finds the lane full, or waits for it to be drained, sleeps
+//   on `space_event` (a futex word).
 //   It sets `producer_waiting`, loads `space_event`, issues a seq_cst fence and
 //   looks at `read_index` again; the consumer, after a batch of frames, issues
 //   a seq_cst fence and reads `producer_waiting` (wake_producer). The fences
@@ -116,6 +117,11 @@ class LaneWriter {
 
   // Everything written so far has been consumed.
   bool drained() const noexcept;
+
+  // Sleeps until everything written has been consumed or `slice` passes. The
+  // consumer's wake_producer wakes it, as it wakes a writer that waits for
+  // space; call it from the thread that writes (one waiter per lane).
+  void wait_until_drained(std::chrono::nanoseconds slice) noexcept;
 
   // Calls visit(kind, payload) for every frame written but not consumed, in
   // order (to reclaim what they name when the consumer is gone). Reads only

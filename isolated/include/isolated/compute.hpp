@@ -32,8 +32,10 @@ struct ExitInfo {
   std::string crash_report;  // signal, fault address, backtrace; "" if none
 };
 
-// Called once, on the supervisor's thread, when the compute isolate has ended:
-// with its reply if it sent one, and how it ended.
+// Called once, when the compute isolate's outcome is known: with its reply as
+// soon as that arrives (on the thread that drains this process's inbox; the
+// worker may still be ending, and `exit` is then empty), or, if the isolate
+// ended without one, with nothing and how it ended (on the supervisor's thread).
 using ComputeDone = std::function<void(std::optional<Message> reply, const ExitInfo& exit)>;
 
 // Spawns an isolate running `entry` with the message that `encode_message`

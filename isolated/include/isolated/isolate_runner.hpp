@@ -7,6 +7,7 @@
 #include <isolated/detail/encode.hpp>
 #include <isolated/detail/entry.hpp>
 #include <isolated/detail/exceptions.hpp>
+#include <isolated/detail/runner_task.hpp>
 #include <isolated/error.hpp>
 #include <isolated/isolate.hpp>
 #include <isolated/message.hpp>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -39,46 +41,12 @@ struct RunOptions {
 
 namespace isolated::detail {
 
-// The worker side of a task: decodes the argument, calls the function and
-// writes the reply [kind 0, id, 0, result] or [0, id, 1, type, what, stack].
-using RunnerTrampoline = void (*)(AnyFunction target, const Message& argument, std::uint64_t id,
-                                  std::vector<std::byte>& reply);
-
-inline constexpr int kRunnerReply = 0;
-
-template <class R, class Param>
-void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t id,
-                     std::vector<std::byte>& reply) {
-  const auto failed = [&](std::string what) {
-    reply.clear();
-    encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
-               kRunnerReply, id, 1, current_exception_type_name(), std::move(what),
-               current_stack_trace()),
-           reply);
-  };
-  reply.clear();
-  try {
-    auto* function = reinterpret_cast<R (*)(Param)>(target);
-    if constexpr (std::is_void_v<R>) {
-      function(argument.as<std::remove_cvref_t<Param>>());
-      encode(std::tuple<int, std::uint64_t, int>(kRunnerReply, id, 0), reply);
-    } else {
-      encode(std::tuple<int, std::uint64_t, int, const R&>(
-                 kRunnerReply, id, 0, function(argument.as<std::remove_cvref_t<Param>>())),
-             reply);
-    }
-  } catch (const std::exception& e) {
-    failed(e.what());
-  } catch (...) {
-    failed("a non-std::exception was thrown");
-  }
-}
-
 // A task as it travels: the trampoline and function (as code addresses, made
 // by the runner), and the argument, encoded once (a retry re-sends it as is).
 struct RunnerTask {
   AnyFunction trampoline = nullptr;  // a RunnerTrampoline
   AnyFunction target = nullptr;
+  std::string exported_name;  // instead of the two above: an ISOLATED_EXPORT name
   Message argument;
 };
 
@@ -102,6 +70,16 @@ RunnerTask make_runner_task(F f, A&& argument) {
   RunnerTask task;
   task.trampoline = reinterpret_cast<AnyFunction>(&run_runner_task<R, Param>);
   task.target = reinterpret_cast<AnyFunction>(function);
+  task.argument = Message::decode(bytes);
+  return task;
+}
+
+template <class A>
+RunnerTask make_named_task(std::string_view exported_name, A&& argument) {
+  std::vector<std::byte> bytes;
+  encode(argument, bytes);
+  RunnerTask task;
+  task.exported_name = exported_name;
   task.argument = Message::decode(bytes);
   return task;
 }
@@ -145,6 +123,11 @@ class IsolateRunner {
   // Starts the worker (this same program) and returns once it runs. Throws
   // IsolateSpawnError. With `paused`, tasks wait until it is resumed.
   static IsolateRunner spawn(SpawnOptions options = {});
+  // Starts the worker binary at `path` (one made with ISOLATED_WORKER_MAIN),
+  // whose ISOLATED_EXPORT functions run(name, arg) runs. Throws
+  // IsolateSpawnError, saying why, if `path` is missing, not executable or
+  // not a worker binary.
+  static IsolateRunner spawn_uri(const std::string& path, SpawnOptions options = {});
 
   IsolateRunner(IsolateRunner&& other) noexcept;
   IsolateRunner& operator=(IsolateRunner&& other) noexcept;
@@ -169,6 +152,16 @@ class IsolateRunner {
     } else {
       return {};
     }
+  }
+
+  // Runs the function that the runner's binary exported as `exported_name`
+  // (ISOLATED_EXPORT) with `arg`; its result must decode as R. A name the
+  // binary does not export fails with RemoteError listing the names it does.
+  template <class R, class A>
+  std::future<R> run(std::string_view exported_name, A&& arg, RunOptions options = {}) {
+    auto [future, done] = detail::promised<R>();
+    submit(detail::make_named_task(exported_name, std::forward<A>(arg)), options, std::move(done));
+    return std::move(future);
   }
 
   // Graceful: takes no more tasks, finishes the queued ones, then the worker

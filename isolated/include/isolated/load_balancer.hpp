@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,18 @@ class LoadBalancer {
     } else {
       return {};
     }
+  }
+
+  // Runs the function the runners' binary exported as `exported_name` (see
+  // IsolateRunner::run), on the least loaded runner, as above.
+  template <class R, class A>
+  std::future<R> run(std::string_view exported_name, A&& arg, int load = 100,
+                     RunOptions options = {}) {
+    check_load(load);
+    auto [future, done] = detail::promised<R>();
+    submit(detail::make_named_task(exported_name, std::forward<A>(arg)), load, options,
+           std::move(done));
+    return std::move(future);
   }
 
   // Runs f(arg) once on each of the `count` least loaded runners, all

@@ -18,6 +18,11 @@ namespace isolated::detail {
 Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                       const SpawnOptions& options);
 
+// Starts the worker binary at `path` (checked first) running its
+// ISOLATED_WORKER_MAIN with `args` and the encoded `message`.
+Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,
+                          std::span<const std::byte> message, const SpawnOptions& options);
+
 }  // namespace isolated::detail
 
 namespace isolated {
@@ -29,6 +34,17 @@ Isolate Isolate::spawn(Entry entry, Arg&& message, SpawnOptions options) {
   std::vector<std::byte> bytes;
   detail::encode(message, bytes);
   Isolate isolate = detail::spawn_isolate(entry_point, bytes, options);
+  transfers.commit();
+  return isolate;
+}
+
+template <class Arg>
+Isolate Isolate::spawn_uri(const std::string& path, const std::vector<std::string>& args,
+                           Arg&& message, SpawnOptions options) {
+  detail::TransferScope transfers;  // handed over only if the spawn succeeds
+  std::vector<std::byte> bytes;
+  detail::encode(message, bytes);
+  Isolate isolate = detail::spawn_uri_isolate(path, args, bytes, options);
   transfers.commit();
   return isolate;
 }

@@ -114,10 +114,13 @@ class MapResults {
     while (in_flight_.size() < max_in_flight_ && next_ != end_) {
       const std::size_t index = submitted_++;
       auto [future, done] = promised<R>();
-      RunnerDone notify = [done = std::move(done), completions = completions_, index](
+      // Only the unordered range reads completions; the ordered one would
+      // only pile them up.
+      std::shared_ptr<Completions> completions = ordered_ ? nullptr : completions_;
+      RunnerDone notify = [done = std::move(done), completions = std::move(completions), index](
                               const Message* reply, std::exception_ptr error) {
         done(reply, error);
-        completions->push(index);
+        if (completions) completions->push(index);
       };
       CancelTask cancel = balancer_.submit_task(make_runner_task(f_, *next_), std::move(notify));
       ++next_;

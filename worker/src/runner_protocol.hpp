@@ -1,7 +1,8 @@
 // What a runner's host and its worker say to each other (DESIGN §8).
 //
 // To the worker's request port:  [kTask, id, trampoline, target, argument]
-//                                (code addresses as (module, offset)), [kClose]
+//                                (code addresses as (module, offset)), [kClose],
+//                                [kNamedTask, id, exported name, argument]
 // To the worker's cancel port:   [id] (a queued task not to run; the worker looks
 //                                there before each task, so it is not stuck behind it)
 // To the host's reply port:      [kReply, id, 0, result] / [kReply, id, 1, type, what, stack],
@@ -10,12 +11,12 @@
 //                                [kWake] (a new deadline to watch).
 #pragma once
 
-#include <isolated/isolate_runner.hpp>
+#include <isolated/detail/runner_task.hpp>
 #include <isolated/send_port.hpp>
 
 namespace isolated::detail {
 
-enum class RunnerRequest : int { task = 0, close = 1 };
+enum class RunnerRequest : int { task = 0, close = 1, named_task = 2 };
 
 inline constexpr int kReply = kRunnerReply;
 inline constexpr int kEnded = 1;

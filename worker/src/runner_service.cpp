@@ -2,6 +2,7 @@
 // isolate (a listener call), so pause holds tasks back and kill before the
 // next event lands between two tasks; the control plane (ping, kill) keeps
 // running on the runtime's own thread while a task runs.
+#include "exports.hpp"
 #include "modules.hpp"
 #include "runner_protocol.hpp"
 
@@ -32,6 +33,16 @@ AnyFunction resolve_cached(const CodeAddress& code) {
   return function;
 }
 
+void reply_error(const SendPort& host, std::uint64_t id, const std::string& what,
+                 std::vector<std::byte>& reply) {
+  reply.clear();
+  encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
+             kReply, id, 1, "isolated::Error", what, ""),
+         reply);
+  post_message(host, reply);
+}
+
+// [kTask, id, trampoline, target, argument]: code addresses in this binary.
 void run_task(const Message& request, const SendPort& host, std::vector<std::byte>& reply) {
   const auto [kind, id, trampoline, target, argument] =
       request.as<std::tuple<int, std::uint64_t, CodeAddress, CodeAddress, Message>>();
@@ -41,14 +52,26 @@ void run_task(const Message& request, const SendPort& host, std::vector<std::byt
     run = reinterpret_cast<RunnerTrampoline>(resolve_cached(trampoline));
     function = resolve_cached(target);
   } catch (const Error& e) {
-    reply.clear();
-    encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
-               kReply, id, 1, "isolated::Error", e.what(), ""),
-           reply);
-    post_message(host, reply);
+    reply_error(host, id, e.what(), reply);
     return;
   }
   run(function, argument, id, reply);
+  post_message(host, reply);
+}
+
+// [kNamedTask, id, name, argument]: a function ISOLATED_EXPORT registered.
+void run_named_task(const Message& request, const SendPort& host, std::vector<std::byte>& reply) {
+  const auto [kind, id, name, argument] =
+      request.as<std::tuple<int, std::uint64_t, std::string, Message>>();
+  const auto exported = find_export(name);
+  if (!exported) {
+    reply_error(host, id,
+                "this worker binary exports no function named \"" + name +
+                    "\"; it exports: " + exported_names(),
+                reply);
+    return;
+  }
+  exported->trampoline(exported->target, argument, id, reply);
   post_message(host, reply);
 }
 
@@ -92,7 +115,11 @@ void serve_runner(SendPort host) {
       return;
     }
     if (cancellations->cancelled(parts.at(1).as<std::uint64_t>())) return;
-    run_task(request, host, reply);
+    if (kind == RunnerRequest::named_task) {
+      run_named_task(request, host, reply);
+    } else {
+      run_task(request, host, reply);
+    }
   });
   host.send(std::tuple<int, SendPort, SendPort>(kReady, requests->send_port(),
                                                 cancel_port->send_port()));
