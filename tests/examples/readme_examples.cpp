@@ -81,3 +81,16 @@ std::vector<std::size_t> words_per_document(const std::vector<std::string>& docu
   return counts;
 }
 // end
+
+// example: worker binary host
+std::vector<std::string> shout_in_worker_binaries(const std::string& worker_binary,
+                                                  const std::vector<std::string>& texts) {
+  auto pool = isolated::LoadBalancer::create(
+      2, [&] { return isolated::IsolateRunner::spawn_uri(worker_binary); });
+  std::vector<std::future<std::string>> shouts;
+  for (const std::string& text : texts) shouts.push_back(pool.run<std::string>("shout", text));
+  std::vector<std::string> results;
+  for (auto& shout : shouts) results.push_back(shout.get());
+  return results;
+}
+// end

@@ -61,11 +61,21 @@ TEST_CASE("the README's pool example counts words on two runners", "[integration
   wait_for_children_to_end();
 }
 
+TEST_CASE("the README's worker binary example shouts in a pool of worker binaries",
+          "[integration][readme]") {
+  CHECK(shout_in_worker_binaries(ISOLATED_README_WORKER_BINARY, {"hello", "pool"}) ==
+        std::vector<std::string>{"HELLO!", "POOL!"});
+  wait_for_children_to_end();
+}
+
 TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
   const std::string source = read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_examples.cpp");
+  const std::string worker =
+      read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_worker_binary.cpp");
   const std::string readme = read_file(ISOLATED_SOURCE_DIR "/README.md");
-  for (const char* name : {"spawn", "compute", "transfer", "pool"}) {
+  for (const char* name : {"spawn", "compute", "transfer", "pool", "worker binary host"}) {
     INFO("example " << name);
     CHECK(readme.find(example(source, name)) != std::string::npos);
   }
+  CHECK(readme.find(example(worker, "worker binary")) != std::string::npos);
 }
