@@ -69,7 +69,18 @@ bool Pool::place_on_locked(const std::shared_ptr<Ticket>& ticket, std::size_t in
       ticket->done(reply, std::move(error));
     }
   };
-  if (const auto id = slot.core->try_submit(ticket->task, ticket->options.timeout, done)) {
+  std::optional<std::uint64_t> id;
+  try {
+    id = slot.core->try_submit(ticket->task, ticket->options.timeout, done);
+  } catch (...) {
+    // The task cannot be encoded (e.g. a function outside any module): it
+    // fails, and the runner stays as it was. ticket->done only settles a
+    // promise, so calling it under the lock is safe.
+    slot.load -= ticket->load;
+    ticket->done(nullptr, std::current_exception());
+    return true;
+  }
+  if (id) {
     ticket->runner = slot.core;
     ticket->task_id = *id;
     return true;
@@ -89,15 +100,16 @@ bool Pool::place_locked(const std::shared_ptr<Ticket>& ticket) {
 }
 
 void Pool::enqueue(std::shared_ptr<Ticket> ticket) {
+  const char* why = nullptr;
   {
     std::lock_guard lock(mutex_);
     if (!closed_ && !ticket->cancelled) {
       if (!place_locked(ticket)) waiting_.push_back(std::move(ticket));
       return;
     }
+    // Cancelled while it went from a dead runner to another.
+    why = ticket->cancelled ? "the task was cancelled" : "the LoadBalancer is closed";
   }
-  // Cancelled while it went from a dead runner to another.
-  const char* why = ticket->cancelled ? "the task was cancelled" : "the LoadBalancer is closed";
   ticket->done(nullptr, std::make_exception_ptr(Error(why)));
 }
 

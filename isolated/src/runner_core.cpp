@@ -101,17 +101,14 @@ std::optional<std::uint64_t> RunnerCore::try_submit(
     RunnerTask& task, std::optional<std::chrono::milliseconds> timeout, RunnerDone& done) {
   std::uint64_t id = 0;
   if (foreign_binary_ && task.exported_name.empty()) {
-    // Settled by the reader, like a reply: never under the caller's locks.
-    std::lock_guard lock(mutex_);
-    if (!accepting_) return std::nullopt;
-    id = next_id_++;
-    pending_.emplace(id, Pending{std::move(done), std::nullopt, std::nullopt});
-    post_to(reply_port_,
-            encoded(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
-                kReply, id, 1, "isolated::Error",
-                "this runner runs another program (spawn_uri), where this program's functions "
-                "do not exist: run the functions it exports by name, run<R>(\"name\", arg)",
-                "")));
+    // Settled by the reader: never under the caller's locks (a pool's).
+    {
+      std::lock_guard lock(mutex_);
+      if (!accepting_) return std::nullopt;
+      id = next_id_++;
+      refused_.push_back(std::move(done));
+    }
+    post_to(reply_port_, encoded(std::tuple<int>(kWake)));
     return id;
   }
   {
@@ -136,27 +133,32 @@ std::optional<std::uint64_t> RunnerCore::try_submit(
 
 void RunnerCore::cancel(std::uint64_t id, std::exception_ptr why) {
   RunnerDone done;
-  std::function<void()> notify;
-  bool running = false;
   {
     std::lock_guard lock(mutex_);
     const auto found = pending_.find(id);
     if (found == pending_.end()) return;  // settled already
-    running = found == pending_.begin();
     done = std::move(found->second.done);
     if (found->second.deadline) erase_deadline_locked(*found->second.deadline, id);
     pending_.erase(found);
-    if (running) {
-      stop_accepting_locked(true, notify);
-    } else {
-      // If the worker started it in the moment before this arrives, it runs
-      // to its end and its reply finds nothing pending.
-      send_cancel_locked(id);
-    }
+    unanswered_.insert(id);
+    // The worker skips it if it is queued there, or ends if it runs it.
+    send_cancel_locked(id);
   }
-  if (notify) notify();
   done(nullptr, std::move(why));
-  if (running) kill_now();
+}
+
+void RunnerCore::settle_refused() {
+  std::vector<RunnerDone> refused;
+  {
+    std::lock_guard lock(mutex_);
+    refused.swap(refused_);
+  }
+  for (auto& done : refused) {
+    done(nullptr, std::make_exception_ptr(Error(
+                      "this runner runs another program (spawn_uri), where this program's "
+                      "functions do not exist: run the functions it exports by name, "
+                      "run<R>(\"name\", arg)")));
+  }
 }
 
 std::exception_ptr RunnerCore::refusal() const {
@@ -299,26 +301,47 @@ void RunnerCore::read_replies() {
       return;
     }
     if (message && !handle(*message)) break;
+    settle_refused();
     expire_overdue();
   }
   replies_.close();
 }
 
 bool RunnerCore::handle(const Message& message) {
+  // A worker (any worker: port numbers are no secret) can write anything
+  // here; whatever does not parse is dropped.
   std::vector<Message> parts;
   int kind = -1;
+  std::uint64_t id = 0;
   try {
     parts = message.as<std::vector<Message>>();
     kind = parts.at(0).as<int>();
-  } catch (const Error&) {
-    return true;  // not ours: the port is only known to the worker and us
+    if (kind == kReply || kind == kSkipped) id = parts.at(1).as<std::uint64_t>();
+    if (kind == kReady) {
+      std::lock_guard lock(mutex_);
+      if (request_port_) return true;  // the worker says it once
+      request_port_ = parts.at(1).as<SendPort>();
+      cancel_port_ = parts.at(2).as<SendPort>();
+      for (const auto& request : unsent_) post_to(*request_port_, request);
+      unsent_.clear();
+      for (const std::uint64_t cancelled : unsent_cancels_) send_cancel_locked(cancelled);
+      unsent_cancels_.clear();
+      return true;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "isolated: runner %d: dropped a malformed reply: %s\n", pid_, e.what());
+    return true;
   }
-  if (kind == kReply) {
+  if (kind == kReply || kind == kSkipped) {
     RunnerDone done;
     {
       std::lock_guard lock(mutex_);
-      const auto found = pending_.find(parts.at(1).as<std::uint64_t>());
-      if (found == pending_.end()) return true;  // timed out already
+      const auto found = pending_.find(id);
+      if (found == pending_.end()) {  // cancelled or timed out already
+        unanswered_.erase(id);
+        return true;
+      }
+      if (kind == kSkipped) return true;  // only a cancelled task is skipped
       done = std::move(found->second.done);
       if (found->second.deadline) erase_deadline_locked(*found->second.deadline, found->first);
       pending_.erase(found);
@@ -326,43 +349,40 @@ bool RunnerCore::handle(const Message& message) {
     done(&message, nullptr);
     return true;
   }
-  if (kind == kReady) {
-    std::lock_guard lock(mutex_);
-    request_port_ = parts.at(1).as<SendPort>();
-    cancel_port_ = parts.at(2).as<SendPort>();
-    for (const auto& request : unsent_) post_to(*request_port_, request);
-    unsent_.clear();
-    for (const std::uint64_t id : unsent_cancels_) send_cancel_locked(id);
-    unsent_cancels_.clear();
-    return true;
-  }
-  if (kind != kEnded) return true;  // kWake: only to look at the deadlines again
+  if (kind != kEnded) return true;  // kWake: only to look at deadlines and refusals again
 
   std::map<std::uint64_t, Pending> lost;
   std::function<void()> notify;
   ExitInfo exit;
+  std::optional<std::uint64_t> maybe_started;
   {
     std::lock_guard lock(mutex_);
+    // Only the supervisor's word counts: it sets exit_ first.
+    if (!exit_) return true;
+    exit = *exit_;
     lost.swap(pending_);
     deadlines_.clear();
     stop_accepting_locked(true, notify);
-    if (exit_) exit = *exit_;
+    // Tasks run one at a time, in order: of those never answered (settled
+    // here, or cancelled or timed out before), only the oldest can have
+    // started; the others were queued behind it.
+    if (!lost.empty()) maybe_started = lost.begin()->first;
+    if (!unanswered_.empty() && (!maybe_started || *unanswered_.begin() < *maybe_started)) {
+      maybe_started = *unanswered_.begin();
+    }
   }
   if (notify) notify();
-  // Tasks run one at a time, in order: only the oldest unanswered one can
-  // have started; the others were queued behind it.
-  bool oldest = true;
-  for (auto& [id, pending] : lost) {
+  for (auto& [task_id, pending] : lost) {
+    const bool started = task_id == maybe_started;
     const std::string what = "the runner (pid " + std::to_string(pid_) + ") " +
                              exit.description + " before the task " +
-                             (oldest ? "finished" : "started");
-    pending.done(nullptr,
-                 oldest ? std::make_exception_ptr(IsolateExited(what, exit.exit_code, exit.signal,
-                                                                exit.crash_report))
-                        : std::make_exception_ptr(TaskNotStarted(what, exit.exit_code, exit.signal,
-                                                                 exit.crash_report)));
-    oldest = false;
+                             (started ? "finished" : "started");
+    pending.done(nullptr, started ? std::make_exception_ptr(IsolateExited(
+                                        what, exit.exit_code, exit.signal, exit.crash_report))
+                                  : std::make_exception_ptr(TaskNotStarted(
+                                        what, exit.exit_code, exit.signal, exit.crash_report)));
   }
+  settle_refused();
   {
     std::lock_guard lock(mutex_);
     ended_ = true;
@@ -391,6 +411,7 @@ void RunnerCore::expire_overdue() {
       const auto found = pending_.find(deadlines_.begin()->second);
       deadlines_.erase(deadlines_.begin());
       if (found == pending_.end()) continue;
+      unanswered_.insert(found->first);
       expired.push_back(std::move(found->second));
       pending_.erase(found);
     }

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,10 +57,9 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   std::optional<std::uint64_t> try_submit(RunnerTask& task,
                                           std::optional<std::chrono::milliseconds> timeout,
                                           RunnerDone& done);
-  // Settles the task at once with `why`, unless it is settled already. A
-  // queued task is dropped by the worker before it runs; the running one (the
-  // oldest unanswered: tasks run one at a time, in order) can only be stopped
-  // with its process, so the runner is killed and becomes unusable.
+  // Settles the task at once with `why`, unless it is settled already, and
+  // tells the worker: a task queued there is skipped; if it runs it, it ends
+  // (only its process's end can stop a task), and the runner is replaced.
   void cancel(std::uint64_t id, std::exception_ptr why);
   // Why try_submit refuses: IsolateExited once ended, else Error (closed).
   std::exception_ptr refusal() const;
@@ -97,6 +97,7 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   void send_locked(const std::vector<std::byte>& request);
   void send_cancel_locked(std::uint64_t id);
   void kill_now();
+  void settle_refused();
   // No more work; if `unusable`, hands the on_unusable callback to `notify`.
   void stop_accepting_locked(bool unusable, std::function<void()>& notify);
   void notified_end(const ExitInfo& exit);
@@ -114,6 +115,11 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   std::condition_variable ended_changed_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, Pending> pending_;
+  // Cancelled or timed out, neither answered nor skipped by the worker yet:
+  // one of them may be the task the worker runs.
+  std::set<std::uint64_t> unanswered_;
+  // Code tasks a foreign runner refused; the reader settles them.
+  std::vector<RunnerDone> refused_;
   std::multimap<Clock::time_point, std::uint64_t> deadlines_;  // of pending tasks
   std::optional<SendPort> request_port_;       // known once the worker is ready
   std::optional<SendPort> cancel_port_;        // likewise

@@ -4,6 +4,7 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
+#include "support/gates.hpp"
 
 #include <unistd.h>
 
@@ -42,11 +43,6 @@ int fail_on_seven(int x) {
 int stuck_unless_zero(int x) {
   if (x != 0) std::this_thread::sleep_for(std::chrono::hours(1));
   return x;
-}
-
-int pid_after(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return static_cast<int>(::getpid());
 }
 
 int my_pid(int) { return static_cast<int>(::getpid()); }
@@ -162,7 +158,12 @@ TEST_CASE("a consumer that stops early cancels its queued tasks: they never run"
           "[pool][map]") {
   auto pool = pool_of(2);
   // The first runner is busy with a task that is not the map's.
-  auto busy = pool.run(&pid_after, 1000);
+  ReceivePort gates;
+  auto busy = pool.run(&gated, gates.send_port());
+  const Gate gate = wait_at_gate(gates);
+  auto second = pool.run(&my_pid, 0);  // the idle runner
+  REQUIRE(ready(second));
+  const int second_runner = second.get();
   std::vector<int> inputs(100);
   std::iota(inputs.begin(), inputs.end(), 0);
   MapOptions options;
@@ -173,20 +174,27 @@ TEST_CASE("a consumer that stops early cancels its queued tasks: they never run"
     auto results = pool.map(inputs, &stuck_unless_zero, options);
     REQUIRE(*results.begin() == 0);
   }
+  gate.open_port.send(true);
   REQUIRE(ready(busy));
-  const int first_runner = busy.get();
+  CHECK(busy.get() == gate.pid);
   // Had input 1 run after the busy task, the first runner would be stuck for
   // an hour; it is free, and it is the same process: only the second runner,
-  // whose running task was the map's, was killed.
-  CHECK(eventually([&] { return pool.size() == 2; }));
-  auto both = pool.run_multiple(2, &my_pid, 0);
+  // whose running task was the map's, ended.
+  CHECK(eventually([&] { return process_gone(second_runner); }));
+  // Once the pool has heard of that end and replaced the runner, two tasks
+  // run on two runners: the first, free, and a new one.
   std::set<int> pids;
-  for (auto& future : both) {
-    REQUIRE(ready(future));
-    pids.insert(future.get());
-  }
-  CHECK(pids.size() == 2);
-  CHECK(pids.contains(first_runner));
+  CHECK(eventually([&] {
+    auto both = pool.run_multiple(2, &my_pid, 0);
+    pids.clear();
+    for (auto& future : both) {
+      if (!ready(future)) return false;
+      pids.insert(future.get());
+    }
+    return pids.size() == 2;
+  }));
+  CHECK(pids.contains(gate.pid));
+  CHECK_FALSE(pids.contains(second_runner));
   auto closing = std::async(std::launch::async, [&] { pool.close(); });
   CHECK(ready(closing, 30s));
 }

@@ -13,6 +13,7 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
+#include "support/gates.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -61,28 +62,6 @@ int tasks_running_at_once(int) {
 int sleep_then_return(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
-}
-
-// Sends the test a port and this pid, then waits until the test sends to
-// that port (or gives up after a while, so a failing test cannot hang).
-int gated(SendPort test) {
-  ReceivePort gate;
-  test.send(std::tuple<SendPort, int>(gate.send_port(), static_cast<int>(::getpid())));
-  gate.receive_for(std::chrono::seconds(30));
-  return static_cast<int>(::getpid());
-}
-
-// The test's side of a gate: a task running behind one.
-struct Gate {
-  SendPort open_port;
-  int pid = 0;
-};
-
-Gate wait_at_gate(ReceivePort& port) {
-  auto message = port.receive_for(deadline_of(10s));
-  REQUIRE(message);
-  const auto [open_port, pid] = message->as<std::tuple<SendPort, int>>();
-  return Gate{open_port, pid};
 }
 
 std::set<int> pids_of(std::vector<std::future<int>>& futures) {
@@ -371,4 +350,29 @@ TEST_CASE("a pool whose factory fails closes the runners it started and throws",
   };
   CHECK_THROWS_WITH(LoadBalancer::create(3, failing), "no runner today");
   CHECK(calls == 3);
+}
+
+TEST_CASE("a task queued behind one that timed out runs on another runner, using no retry",
+          "[pool][balancer][healing]") {
+  LoadBalancer pool = pool_of(2);
+  ReceivePort gates;
+  // Both runners busy, the first with a task that will time out.
+  RunOptions stuck_options;
+  stuck_options.timeout = 300ms;
+  auto stuck = pool.run(&gated, gates.send_port(), 100, stuck_options);
+  const Gate stuck_gate = wait_at_gate(gates);
+  auto other = pool.run(&gated, gates.send_port(), 100);
+  const Gate other_gate = wait_at_gate(gates);
+  CHECK(other_gate.pid != stuck_gate.pid);
+  // Queued behind the stuck task (a tie of loads goes to the first runner).
+  auto queued = pool.run(&my_pid, 0);
+  REQUIRE(ready(stuck));
+  CHECK_THROWS_AS(stuck.get(), TimeoutError);
+  // It never started on the killed runner, so it runs elsewhere.
+  other_gate.open_port.send(true);
+  REQUIRE(ready(queued));
+  const int ran_on = queued.get();
+  CHECK(ran_on != stuck_gate.pid);
+  REQUIRE(ready(other));
+  CHECK(eventually([&] { return pool.size() == 2; }));
 }

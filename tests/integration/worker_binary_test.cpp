@@ -71,14 +71,19 @@ TEST_CASE("spawn_uri runs a worker binary with arguments and a message", "[worke
 TEST_CASE("a worker binary whose function returns ends cleanly", "[worker_binary]") {
   ReceivePort replies;
   ReceivePort exits;
+  ReceivePort errors;
   SpawnOptions options;
   options.on_exit = exits.send_port();
+  options.on_error = errors.send_port();
   Isolate::spawn_uri(kWorkerBinary, {"return"},
                      std::tuple<SendPort, std::string>(replies.send_port(), "bye"), options);
   const auto greeting = replies.receive_for(deadline_of(10s));
   REQUIRE(greeting);
   const int pid = std::get<2>(greeting->as<Greeting>());
   CHECK(exits.receive_for(deadline_of(10s)));
+  // An abnormal end is reported to the error listeners before the exit
+  // listeners hear of it: nothing there now means a clean end.
+  CHECK_FALSE(errors.try_receive());
   CHECK(eventually([&] { return process_gone(pid); }));
 }
 

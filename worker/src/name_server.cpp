@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -30,6 +32,7 @@ using detail::ProcessIdentity;
 
 constexpr std::size_t kMaxNameBytes = 200;
 constexpr std::size_t kMaxEntryBytes = 1024;  // an inbox name is at most 255 bytes
+constexpr std::chrono::seconds kLockTimeout{5};
 
 // [owner pid, owner start time, inbox name, port id]
 using Entry = std::tuple<int, std::uint64_t, std::string, std::uint64_t>;
@@ -64,11 +67,21 @@ class LockedRegistry {
                   " is not a private directory of this user; remove it, or make it yours "
                   "with mode 0700");
     }
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
+    // Held for microseconds; a holder that is stopped (SIGSTOP) or stuck
+    // must not hang every name server call of this user.
+    const auto deadline = std::chrono::steady_clock::now() + kLockTimeout;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
         ::close(fd_);
         throw Error(os_error("name_server: cannot lock " + path_));
       }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ::close(fd_);
+        throw TimeoutError("name_server: " + path_ + " stayed locked for " +
+                           std::to_string(kLockTimeout.count()) +
+                           " s; a process holding it may be stopped");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
   LockedRegistry(const LockedRegistry&) = delete;

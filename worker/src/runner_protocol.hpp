@@ -3,12 +3,13 @@
 // To the worker's request port:  [kTask, id, trampoline, target, argument]
 //                                (code addresses as (module, offset)), [kClose],
 //                                [kNamedTask, id, exported name, argument]
-// To the worker's cancel port:   [id] (a queued task not to run; the worker looks
-//                                there before each task, so it is not stuck behind it)
+// To the worker's cancel port:   [id] (handled as it arrives: a queued task is
+//                                skipped, the running one ends the worker)
 // To the host's reply port:      [kReply, id, 0, result] / [kReply, id, 1, type, what, stack],
 //                                [kReady, request port, cancel port] (the worker's first word),
 //                                [kEnded] (from the supervisor, after the last reply),
-//                                [kWake] (a new deadline to watch).
+//                                [kWake] (a new deadline to watch, or a refusal to settle),
+//                                [kSkipped, id] (a cancelled task the worker did not run).
 #pragma once
 
 #include <isolated/detail/runner_task.hpp>
@@ -22,6 +23,7 @@ inline constexpr int kReply = kRunnerReply;
 inline constexpr int kEnded = 1;
 inline constexpr int kReady = 2;
 inline constexpr int kWake = 3;
+inline constexpr int kSkipped = 4;
 
 // The worker's entry: serves requests as events until told to close.
 void serve_runner(SendPort host);

@@ -5,6 +5,7 @@
 #include "exports.hpp"
 #include "modules.hpp"
 #include "runner_protocol.hpp"
+#include "runtime.hpp"
 
 #include <isolated/detail/runtime_calls.hpp>
 #include <isolated/error.hpp>
@@ -13,6 +14,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
@@ -75,54 +78,79 @@ void run_named_task(const Message& request, const SendPort& host, std::vector<st
   post_message(host, reply);
 }
 
-// Tasks the host cancelled while they were queued here. Ids grow, so an id
-// below the task about to run can never match again and is forgotten.
-class Cancellations {
+// Which task runs now, and which queued ones the host cancelled. Cancel
+// messages arrive on a direct port, handled by whichever thread drains the
+// inbox, while a task may be running on the main thread; the mutex makes
+// "start the task" and "cancel it" happen one after the other.
+class TaskGate {
  public:
-  explicit Cancellations(ReceivePort& port) : port_(port) {}
-
-  // Whether task `id` was cancelled; looks at the cancel port first.
-  bool cancelled(std::uint64_t id) {
-    while (auto message = port_.try_receive()) {
-      ids_.insert(std::get<0>(message->as<std::tuple<std::uint64_t>>()));
-    }
-    ids_.erase(ids_.begin(), ids_.lower_bound(id));
-    return ids_.erase(id) != 0;
+  // Before task `id`: false if it was cancelled (skip it); else it is the
+  // running task from now on.
+  bool start(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    cancelled_.erase(cancelled_.begin(), cancelled_.lower_bound(id));  // ids grow
+    if (cancelled_.erase(id) != 0) return false;
+    running_ = id;
+    last_started_ = id;
+    return true;
+  }
+  void finish() {
+    std::lock_guard lock(mutex_);
+    running_ = 0;
+  }
+  // True if `id` is running now: only the process's end can stop it. A task
+  // that has finished already is left alone.
+  bool cancel(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    if (id == running_) return true;
+    if (id > last_started_) cancelled_.insert(id);
+    return false;
   }
 
  private:
-  ReceivePort& port_;
-  std::set<std::uint64_t> ids_;
+  std::mutex mutex_;
+  std::uint64_t running_ = 0;  // ids start at 1
+  std::uint64_t last_started_ = 0;
+  std::set<std::uint64_t> cancelled_;
 };
 
 }  // namespace
 
 void serve_runner(SendPort host) {
-  // Both live until the close request; the event loop keeps the worker alive
+  Runtime& runtime = Runtime::require();
+  auto gate = std::make_shared<TaskGate>();
+  const std::uint64_t cancel_port = runtime.open_direct_port([gate, &runtime](Message message) {
+    if (gate->cancel(std::get<0>(message.as<std::tuple<std::uint64_t>>()))) {
+      runtime.exit_process(0);  // the host replaces this runner
+    }
+  });
+  // Lives until the close request; the event loop keeps the worker alive
   // while the request port is listened to, and ends the worker once it is
   // closed.
   auto* requests = new ReceivePort();
-  auto* cancel_port = new ReceivePort();
-  auto* cancellations = new Cancellations(*cancel_port);
-  requests->listen([requests, cancel_port, cancellations, host](Message request) {
+  requests->listen([requests, cancel_port, gate, host, &runtime](Message request) {
     thread_local std::vector<std::byte> reply;
     const auto parts = request.as<std::vector<Message>>();
     const auto kind = static_cast<RunnerRequest>(parts.at(0).as<int>());
     if (kind == RunnerRequest::close) {
-      delete cancellations;
-      delete cancel_port;
+      runtime.close_port(cancel_port);
       delete requests;  // closes the port; the handler running now is a copy
       return;
     }
-    if (cancellations->cancelled(parts.at(1).as<std::uint64_t>())) return;
+    const auto id = parts.at(1).as<std::uint64_t>();
+    if (!gate->start(id)) {
+      host.send(std::tuple<int, std::uint64_t>(kSkipped, id));
+      return;
+    }
     if (kind == RunnerRequest::named_task) {
       run_named_task(request, host, reply);
     } else {
       run_task(request, host, reply);
     }
+    gate->finish();
   });
   host.send(std::tuple<int, SendPort, SendPort>(kReady, requests->send_port(),
-                                                cancel_port->send_port()));
+                                                SendPort(runtime.inbox_name(), cancel_port)));
 }
 
 }  // namespace isolated::detail

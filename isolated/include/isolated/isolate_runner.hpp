@@ -20,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -76,6 +77,9 @@ RunnerTask make_runner_task(F f, A&& argument) {
 
 template <class A>
 RunnerTask make_named_task(std::string_view exported_name, A&& argument) {
+  if (exported_name.empty()) {
+    throw std::invalid_argument("isolated: run(name, arg) needs the name of an exported function");
+  }
   std::vector<std::byte> bytes;
   encode(argument, bytes);
   RunnerTask task;

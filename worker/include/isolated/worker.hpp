@@ -6,7 +6,7 @@
 //   ISOLATED_WORKER_MAIN(serve)
 //
 //   int square(int x) { return x * x; }
-//   ISOLATED_EXPORT("square", square)  // runner.run<int>("square", 7)
+//   ISOLATED_EXPORT("square", square);  // runner.run<int>("square", 7)
 //
 // Started by a host, `fn` runs as the isolate with the host's arguments and
 // message, with everything an isolate has (ports, control, crash report,
@@ -39,9 +39,10 @@ using WorkerMain = void (*)(std::vector<std::string> args, Message message);
 
 // The section tells a host, before it starts the program, that this is a
 // worker binary (IsolateSpawnError at once otherwise, not a handshake timeout).
-#define ISOLATED_WORKER_MAIN(fn)                                                             \
-  [[gnu::used, gnu::section(".isolated_worker")]] extern const char isolated_worker_marker[] = \
-      "isolated worker binary";                                                             \
+// `retain` keeps it through the linker's --gc-sections.
+#define ISOLATED_WORKER_MAIN(fn)                                                   \
+  [[gnu::used, gnu::retain, gnu::section(".isolated_worker")]] extern const char   \
+      isolated_worker_marker[] = "isolated worker binary";                         \
   int main(int argc, char** argv) { ::isolated::detail::run_worker_binary(argc, argv, fn); }
 
 #define ISOLATED_DETAIL_CONCAT2(a, b) a##b
