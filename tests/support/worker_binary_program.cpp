@@ -57,6 +57,6 @@ void serve(std::vector<std::string> args, isolated::Message message) {
 ISOLATED_EXPORT("square", square);
 ISOLATED_EXPORT("pid", my_pid);
 ISOLATED_EXPORT("greet", greet);
-ISOLATED_EXPORT("refuse", refuse);
+ISOLATED_EXPORT("refuse", refuse)  // a semicolon is optional
 
 ISOLATED_WORKER_MAIN(serve)

@@ -48,7 +48,8 @@ using WorkerMain = void (*)(std::vector<std::string> args, Message message);
 #define ISOLATED_DETAIL_CONCAT2(a, b) a##b
 #define ISOLATED_DETAIL_CONCAT(a, b) ISOLATED_DETAIL_CONCAT2(a, b)
 
-// Registers `fn` (a plain function R(A)) under `name`, at namespace scope.
+// Registers `fn` (a plain function R(A)) under `name`, at namespace scope
+// (with or without a semicolon after it).
 #define ISOLATED_EXPORT(name, fn)                                  \
   [[maybe_unused]] static const bool ISOLATED_DETAIL_CONCAT(       \
-      isolated_exported_, __COUNTER__) = ::isolated::detail::export_function(name, &fn)
+      isolated_exported_, __COUNTER__) = ::isolated::detail::export_function(name, &fn);
