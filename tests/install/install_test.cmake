@@ -1,4 +1,5 @@
-# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -P install_test.cmake
+# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... [-DCONSUMER_FLAGS=...]
+#       -P install_test.cmake
 # Installs the build into WORK_DIR/prefix, builds tests/install/consumer
 # against it, runs its host with its worker binary, and removes WORK_DIR.
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR)
@@ -24,7 +25,8 @@ if(ccache)
   set(launcher "-DCMAKE_CXX_COMPILER_LAUNCHER=${ccache}")
 endif()
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/install/consumer" -B "${WORK_DIR}/build" -G Ninja
-    "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix" ${launcher})
+    "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix" ${launcher}
+    "-DCMAKE_CXX_FLAGS=${CONSUMER_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${CONSUMER_FLAGS}")
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/host" "${WORK_DIR}/build/worker")
 message(STATUS "host said: ${last_output}")
