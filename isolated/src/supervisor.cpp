@@ -300,8 +300,9 @@ void Supervisor::State::end(int pid) {
     exit.signal = info.si_status;
   }
   // Its last messages to us (its hello, a compute result, its goodbye) are in
-  // our lanes: take them in before deciding anything.
-  if (Runtime* runtime = Runtime::current()) runtime->drain_now();
+  // our lanes: take them in before deciding anything. Its lane slots in our
+  // inbox are free from then on.
+  if (Runtime* runtime = Runtime::current()) runtime->take_last_messages_of(pid);
   std::optional<SendPort> control;
   {
     std::lock_guard lock(mutex);

@@ -238,7 +238,8 @@ void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
   }
 }
 
-void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait) {
+void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait,
+                            int ended_producer) {
   drainer_active_ = true;
   lock.unlock();
   // Whatever happens while draining, the role is given back, under the lock.
@@ -254,9 +255,10 @@ void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration 
   } give_back{*this, lock};
   if (wait > Clock::duration::zero()) inbox_.wait(wait);
   drain_as_drainer();
+  if (ended_producer != 0) inbox_.release_lanes_of(ended_producer);
 }
 
-void Runtime::drain_now() {
+void Runtime::take_last_messages_of(int pid) {
   std::unique_lock lock(mutex_);
   // Receivers let a drain request go first, and whoever drains now is woken.
   ++drain_requests_;
@@ -265,7 +267,7 @@ void Runtime::drain_now() {
     changed_.wait_for(lock, std::chrono::milliseconds(10));
   }
   --drain_requests_;
-  drain_in_role(lock, Clock::duration::zero());
+  drain_in_role(lock, Clock::duration::zero(), pid);
 }
 
 void Runtime::service_loop() {

@@ -98,9 +98,11 @@ class Runtime {
   // is known gone.
   bool post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind);
 
-  // Drains whatever is in the inbox now, taking the drainer role for it (the
-  // supervisor uses it to see a dead child's last messages).
-  void drain_now();
+  // At the end of process `pid` (the supervisor, for a child that ended):
+  // drains whatever is in the inbox now, taking the drainer role for it, so
+  // the child's last messages are in; then frees the lane slots the child
+  // used (see Inbox::release_lanes_of).
+  void take_last_messages_of(int pid);
 
   // Frames to the supervisor port go to this handler (set by the spawning
   // side), called on the draining thread.
@@ -138,8 +140,10 @@ class Runtime {
 
   void service_loop();
   // With mutex_ held through `lock`: takes the drainer role, waits up to
-  // `wait` for frames (without the lock), drains, and gives the role back.
-  void drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait);
+  // `wait` for frames (without the lock), drains, frees the lane slots of
+  // `ended_producer` if it is not 0, and gives the role back.
+  void drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait,
+                     int ended_producer = 0);
   void drain_as_drainer();
   void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
   void ensure_event_thread_locked();
@@ -157,7 +161,7 @@ class Runtime {
   bool drainer_active_ = false;
   bool service_draining_ = false;
   int waiting_receivers_ = 0;
-  int drain_requests_ = 0;  // drain_now() calls waiting for the role; they go first
+  int drain_requests_ = 0;  // take_last_messages_of() calls waiting for the role; they go first
 
   std::deque<Event> events_;
   std::size_t listeners_ = 0;

@@ -209,10 +209,23 @@ void Inbox::release_finished_lanes() {
     // A closed lane keeps its slot `closed` while its producer lives, so the
     // producer learns that its frames are no longer read.
     if (lane.reader.closed() && process_exists(lane.reader.producer_pid())) return false;
-    s.producer_done.store(0, std::memory_order_relaxed);
-    s.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
+    free_slot(s);
     return true;
   });
+}
+
+void Inbox::release_lanes_of(int producer_pid) {
+  std::erase_if(lanes_, [&](AttachedLane& lane) {
+    if (lane.reader.producer_pid() != producer_pid) return false;
+    if (!lane.reader.closed() && lane.reader.has_frames()) return false;
+    free_slot(slot(lane.slot));
+    return true;
+  });
+}
+
+void Inbox::free_slot(LaneSlot& slot) noexcept {
+  slot.producer_done.store(0, std::memory_order_relaxed);
+  slot.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
 }
 
 bool Inbox::wait(std::chrono::nanoseconds timeout) {

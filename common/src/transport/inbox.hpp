@@ -90,6 +90,13 @@ class Inbox {
   void interrupt() noexcept;
 
   void set_state(InboxState state) noexcept;
+
+  // Frees the slots of the lanes of `producer_pid`, a process the caller knows
+  // has ended, once their frames are drained (any left stay until they are).
+  // Without it a slot waits for the periodic check (every 250 ms), and a burst
+  // of short-lived workers, one lane each, can take every slot before that.
+  void release_lanes_of(int producer_pid);
+
   DoorbellHeader& doorbell() const noexcept { return *header_; }
   std::size_t attached_lane_count() const noexcept { return lanes_.size(); }
 
@@ -105,6 +112,7 @@ class Inbox {
   bool deliver(AttachedLane& lane, const LaneReader::Frame& frame,
                const std::function<void(Delivery&&)>& sink);
   void release_finished_lanes();
+  static void free_slot(LaneSlot& slot) noexcept;
   void report(const LaneFault& fault);
   LaneSlot& slot(std::uint32_t index) const noexcept { return slots_[index]; }
 
