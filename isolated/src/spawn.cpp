@@ -86,6 +86,7 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   boot.parent_pid = static_cast<int>(::getpid());
   boot.parent_inbox = runtime.inbox_name();
   boot.spawn_id = next_spawn_id();
+  boot.inbox_name = make_segment_name(SegmentKind::inbox);
   boot.debug_name = options.debug_name;
   boot.entry_kind = static_cast<std::uint8_t>(entry.kind);
   boot.args = entry.args;
@@ -111,7 +112,8 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   // far, `segment` unlinks it here when this function returns.
   Segment segment = write_boot_record(boot);
   const int pid = launch_process(entry.program, {std::string(kWorkerFlag), segment.name()});
-  Supervisor::get().watch(pid, boot.spawn_id, options.on_exit, options.on_error, std::move(on_end));
+  Supervisor::get().watch(pid, boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
+                          std::move(on_end));
   SendPort control = Supervisor::get().wait_for_hello(pid, handshake_timeout());
   return Launched{pid, std::move(control)};
 }

@@ -30,6 +30,7 @@ namespace {
 struct Child {
   int pidfd = -1;
   std::uint64_t spawn_id = 0;
+  std::string inbox_name;           // chosen by us, in its boot record
   std::optional<SendPort> control;  // known once it said hello
   bool ended = false;
   bool abandoned = false;    // its spawn gave up waiting for the hello
@@ -134,7 +135,8 @@ Supervisor::Supervisor() : state_(new State) {
   state_->thread.detach();
 }
 
-void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> on_exit,
+void Supervisor::watch(int pid, std::uint64_t spawn_id, std::string inbox_name,
+                       std::optional<SendPort> on_exit,
                        std::optional<SendPort> on_error,
                        std::function<void(const ExitInfo&)> on_end) {
   // A pidfd works on a child that already ended, as long as it is unreaped.
@@ -145,6 +147,7 @@ void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> 
     Child& child = state_->children[pid];
     child.pidfd = pidfd;
     child.spawn_id = spawn_id;
+    child.inbox_name = std::move(inbox_name);
     if (on_exit) child.exit_listeners.emplace_back(*on_exit, Message());
     if (on_error) child.error_listeners.push_back(*on_error);
     child.on_end = std::move(on_end);
@@ -153,7 +156,7 @@ void Supervisor::watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> 
       if (early.pid != pid) return false;
       try {
         state_->apply(child, early.kind, early.report);
-      } catch (const Error&) {
+      } catch (const std::exception&) {  // malformed: dropped
       }
       return true;
     });
@@ -211,7 +214,8 @@ void Supervisor::on_report(Message report) {
     }
     state_->apply(found->second, kind, report);
     state_->changed.notify_all();
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
+    // Anybody can write here (std::out_of_range for a short list, too).
     std::fprintf(stderr, "isolated: ignored a malformed report from a child: %s\n", e.what());
   }
 }
@@ -221,7 +225,10 @@ void Supervisor::State::apply(Child& child, Report kind, const Message& report) 
     case Report::hello: {
       const auto [_, spawn_id, __, control] =
           report.as<std::tuple<int, std::uint64_t, int, SendPort>>();
-      if (spawn_id == child.spawn_id) child.control = control;
+      // Its control port is in the inbox we named for it.
+      if (spawn_id == child.spawn_id && control.inbox_name() == child.inbox_name) {
+        child.control = control;
+      }
       break;
     }
     case Report::add_exit_listener: {
@@ -303,16 +310,17 @@ void Supervisor::State::end(int pid) {
   // our lanes: take them in before deciding anything. Its lane slots in our
   // inbox are free from then on.
   if (Runtime* runtime = Runtime::current()) runtime->take_last_messages_of(pid);
-  std::optional<SendPort> control;
+  std::string inbox_name;
   {
     std::lock_guard lock(mutex);
-    control = children[pid].control;
+    inbox_name = children[pid].inbox_name;
   }
-  if (control) {
-    exit.crash_report = bury_inbox(control->inbox_name(), exit.signal.has_value());
-    // What we sent it and it never read is reclaimed.
-    if (Runtime* runtime = Runtime::current()) runtime->outbox().abandon(control->inbox_name());
-  }
+  // The name we gave it, not the one it told us: a child killed before its
+  // hello, even before it wrote its doorbell, leaves nothing behind.
+  exit.crash_report = bury_inbox(inbox_name, exit.signal.has_value());
+  unlink_segment(inbox_name);
+  // What we sent it and it never read is reclaimed.
+  if (Runtime* runtime = Runtime::current()) runtime->outbox().abandon(inbox_name);
   // Reaped once its inbox is gone and before anyone is told: whoever learns of
   // the end finds the process and its segments gone.
   ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);

@@ -23,7 +23,8 @@ class Supervisor {
   static Supervisor& get();
 
   // Starts watching a child that was just launched for spawn `spawn_id`.
-  void watch(int pid, std::uint64_t spawn_id, std::optional<SendPort> on_exit,
+  void watch(int pid, std::uint64_t spawn_id, std::string inbox_name,
+             std::optional<SendPort> on_exit,
              std::optional<SendPort> on_error, std::function<void(const ExitInfo&)> on_end);
 
   // Waits for the child's hello. Returns its control port; throws

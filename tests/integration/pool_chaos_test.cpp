@@ -119,12 +119,20 @@ TEST_CASE("a pool of 4 whose runners are SIGKILLed every 50 ms for 10 s loses no
   CHECK(outcomes.runner_died > 0);  // the kills did land mid-task
 
   CHECK(eventually([&] { return pool.size() == 4; }));
-  auto all = pool.run_multiple(4, &my_pid, 0);
-  std::set<int> pids;
-  for (auto& future : all) {
-    REQUIRE(ready(future));
-    pids.insert(future.get());
-  }
-  CHECK(pids.size() == 4);
+  // A runner killed at the last moment may still count until the pool hears
+  // of its end; then it is replaced, and four tasks run on four runners.
+  CHECK(eventually([&] {
+    auto all = pool.run_multiple(4, &my_pid, 0);
+    std::set<int> pids;
+    for (auto& future : all) {
+      if (!ready(future)) return false;
+      try {
+        pids.insert(future.get());
+      } catch (const IsolateExited&) {
+        return false;
+      }
+    }
+    return pids.size() == 4;
+  }));
   pool.close();
 }

@@ -44,9 +44,12 @@ struct BootRecord {
   std::vector<std::uint8_t> message;  // the encoded argument of the entry
   std::uint8_t entry_kind = 0;         // an EntryKind
   std::vector<std::string> args;       // for binary_main
+  // The worker's inbox, named by the parent: it removes it when the worker
+  // ends, even one killed before it said hello.
+  std::string inbox_name;
   MSGPACK_DEFINE(root_pid, parent_pid, parent_inbox, spawn_id, debug_name, trampoline, target,
                  paused, errors_are_fatal, on_exit, on_error, lane_bytes, pause_capability,
-                 terminate_capability, message, entry_kind, args)
+                 terminate_capability, message, entry_kind, args, inbox_name)
 };
 
 // A worker binary's main registers its ISOLATED_WORKER_MAIN function here

@@ -25,6 +25,7 @@ Inbox::Options inbox_options(const RuntimeConfig& config) {
   Inbox::Options options;
   options.debug_name = config.debug_name;
   options.parent_pid = config.parent_pid;
+  options.name = config.inbox_name;
   return options;
 }
 

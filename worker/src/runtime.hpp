@@ -46,6 +46,7 @@ inline constexpr std::uint64_t kFirstUserPortId = 16;
 
 struct RuntimeConfig {
   std::string debug_name;
+  std::string inbox_name;  // chosen by the parent; empty for a root
   bool is_worker = false;
   int parent_pid = 0;
   std::optional<SendPort> parent_supervisor;  // where a worker reports to its parent

@@ -114,6 +114,7 @@ void run_worker_if_spawned(int argc, char** argv) {
 
   RuntimeConfig config;
   config.debug_name = boot.debug_name;
+  config.inbox_name = boot.inbox_name;
   config.is_worker = true;
   config.parent_pid = boot.parent_pid;
   config.parent_supervisor = SendPort(boot.parent_inbox, kSupervisorPortId);

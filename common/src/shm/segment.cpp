@@ -59,8 +59,16 @@ Segment::Segment(std::string name, std::unique_ptr<Mapping> mapping, bool owns_n
       owns_name_(owns_name) {}
 
 Segment Segment::create(SegmentKind kind, std::size_t size) {
+  return create_named(make_segment_name(kind), kind, size);
+}
+
+Segment Segment::create_named(std::string name, SegmentKind kind, std::size_t size) {
   if (size == 0) throw Error("cannot create an empty shared-memory segment");
-  std::string name = make_segment_name(kind);
+  const auto parsed = parse_segment_name(name);
+  if (!parsed || parsed->kind != kind) {
+    throw Error("refusing to create shared-memory segment '" + name + "': not a name of the form "
+                "/isolated.<root pid>.<random>.<kind> for this kind");
+  }
   try {
     bip::shared_memory_object object(bip::create_only, name.c_str(), bip::read_write,
                                      owner_only());

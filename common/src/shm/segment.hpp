@@ -32,6 +32,9 @@ class Segment {
 
   // Creates, sizes and maps a new zero-filled segment. Throws isolated::Error.
   static Segment create(SegmentKind kind, std::size_t size);
+  // The same under a name made beforehand by make_segment_name(kind) (a
+  // parent names its child's inbox, so it can remove it whatever happens).
+  static Segment create_named(std::string name, SegmentKind kind, std::size_t size);
 
   // Maps an existing segment read-write. Throws isolated::Error if the name is
   // not one of ours, if it must be of `expected_kind` and is not, or if the

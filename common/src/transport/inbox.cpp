@@ -48,7 +48,10 @@ Inbox::Inbox(Options options) : options_(std::move(options)) {
                 " lane slots, not " + std::to_string(options_.slot_count));
   }
   slot_count_ = options_.slot_count;
-  segment_ = Segment::create(SegmentKind::inbox, doorbell_bytes(slot_count_));
+  segment_ = options_.name.empty()
+                 ? Segment::create(SegmentKind::inbox, doorbell_bytes(slot_count_))
+                 : Segment::create_named(options_.name, SegmentKind::inbox,
+                                         doorbell_bytes(slot_count_));
   header_ = initialize_doorbell(segment_.data(), slot_count_, static_cast<int>(::getpid()));
   header_->parent_pid = options_.parent_pid;
   const std::size_t name_length = std::min(options_.debug_name.size(), kMaxDebugNameBytes);

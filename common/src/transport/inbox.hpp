@@ -53,6 +53,9 @@ class Inbox {
     // Shown by isolated-ps; cut to kMaxDebugNameBytes.
     std::string debug_name;
     int parent_pid = 0;  // 0 for a root isolate
+    // The doorbell's name, chosen by the parent (make_segment_name); empty:
+    // a fresh one.
+    std::string name;
     // How long wait() spins before it sleeps on the futex: a wake-up costs far
     // more than a short spin (PERF.md). ISOLATED_SPIN_US overrides it.
     std::chrono::nanoseconds spin = default_spin();
