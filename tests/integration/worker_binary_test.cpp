@@ -8,6 +8,7 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
+#include "support/forked_process.hpp"
 
 #include <signal.h>
 #include <spawn.h>
@@ -190,9 +191,9 @@ TEST_CASE("a worker binary started by hand finds its host by name and serves it"
     CHECK(answer->as<int>() == x * x);
   }
   jobs.send(std::tuple<SendPort, int>(replies.send_port(), 0));  // done
-  int status = -1;
-  CHECK(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  const auto status = reap_child(pid, deadline_of(10s));
+  REQUIRE(status);
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
   CHECK(name_server::remove(name));
 }

@@ -1,4 +1,5 @@
 #include "support/child_program.hpp"
+#include "support/forked_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -107,17 +108,9 @@ std::string ChildProgram::read_all(std::chrono::milliseconds timeout) {
 
 std::optional<int> ChildProgram::wait(std::chrono::milliseconds timeout) {
   if (pid_ <= 0 || reaped_) return std::nullopt;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t got = ::waitpid(pid_, &status, WNOHANG);
-    if (got == pid_) {
-      reaped_ = true;
-      return status;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  const auto status = reap_child(pid_, timeout);
+  if (status) reaped_ = true;
+  return status;
 }
 
 ProgramRun run_program(const std::string& path, const std::vector<std::string>& arguments,

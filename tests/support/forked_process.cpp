@@ -48,19 +48,21 @@ ForkedProcess::~ForkedProcess() {
   }
 }
 
-std::optional<int> ForkedProcess::wait_for(std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return std::nullopt;
+std::optional<int> reap_child(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     int status = 0;
-    const pid_t got = ::waitpid(pid_, &status, WNOHANG);
-    if (got == pid_) {
-      reaped_ = true;
-      return status;
-    }
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+std::optional<int> ForkedProcess::wait_for(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  const auto status = reap_child(pid_, timeout);
+  if (status) reaped_ = true;
+  return status;
 }
 
 int ForkedProcess::exit_code(std::chrono::milliseconds timeout) {

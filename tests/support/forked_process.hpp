@@ -11,6 +11,10 @@
 
 namespace isolated::test {
 
+// Waits for child `pid` to end and reaps it: its wait status, or nothing
+// after `timeout`.
+std::optional<int> reap_child(pid_t pid, std::chrono::milliseconds timeout);
+
 class ForkedProcess {
  public:
   // Forks; the child runs `body` and _exits with its return value (or 99 and
