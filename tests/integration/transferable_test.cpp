@@ -316,3 +316,23 @@ TEST_CASE("a 200 MB ordinary message goes out of line through the smallest lanes
   CHECK(checksum(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())) == sum);
   CHECK(exited.receive_for(10s));
 }
+
+TEST_CASE("blocks go to a runner's task and come back from it", "[integration][transfer][pool]") {
+  IsolateRunner runner = IsolateRunner::spawn();
+  auto block = make_block(1 << 20);
+  const std::uint64_t expected = checksum(block.bytes());
+  auto sum = runner.run(&sum_of_block, std::move(block));
+  REQUIRE(sum.wait_for(10s) == std::future_status::ready);
+  CHECK(sum.get() == expected);
+
+  // Made in the runner, which lives on: the block must outlive the task.
+  for (int i = 0; i < 3; ++i) {
+    auto made = runner.run(&make_block, std::size_t{70000});
+    REQUIRE(made.wait_for(10s) == std::future_status::ready);
+    auto result = made.get();
+    CHECK(result.size() == 70000);
+    CHECK(checksum(result.bytes()) == checksum(make_block(70000).bytes()));
+  }
+  runner.close();
+  CHECK(transferable_segments() == 0);
+}

@@ -58,8 +58,7 @@ void run_task(const Message& request, const SendPort& host, std::vector<std::byt
     reply_error(host, id, e.what(), reply);
     return;
   }
-  run(function, argument, id, reply);
-  post_message(host, reply);
+  run(function, argument, id, host, reply);
 }
 
 // [kNamedTask, id, name, argument]: a function ISOLATED_EXPORT registered.
@@ -74,8 +73,7 @@ void run_named_task(const Message& request, const SendPort& host, std::vector<st
                 reply);
     return;
   }
-  exported->trampoline(exported->target, argument, id, reply);
-  post_message(host, reply);
+  exported->trampoline(exported->target, argument, id, host, reply);
 }
 
 // Which task runs now, and which queued ones the host cancelled. Cancel

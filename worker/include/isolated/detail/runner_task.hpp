@@ -5,7 +5,10 @@
 #include <isolated/detail/encode.hpp>
 #include <isolated/detail/entry.hpp>
 #include <isolated/detail/exceptions.hpp>
+#include <isolated/detail/runtime_calls.hpp>
 #include <isolated/message.hpp>
+#include <isolated/send_port.hpp>
+#include <isolated/transferable.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,15 +20,17 @@
 namespace isolated::detail {
 
 // The worker side of a task: decodes the argument, calls the function and
-// writes the reply [kind 0, id, 0, result] or [0, id, 1, type, what, stack].
+// sends `host` the reply [kind 0, id, 0, result] or [0, id, 1, type, what,
+// stack]. Blocks in the result go to the host only if the reply went out
+// (else they stay here, and are freed with the result).
 using RunnerTrampoline = void (*)(AnyFunction target, const Message& argument, std::uint64_t id,
-                                  std::vector<std::byte>& reply);
+                                  const SendPort& host, std::vector<std::byte>& reply);
 
 inline constexpr int kRunnerReply = 0;
 
 template <class R, class Param>
 void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t id,
-                     std::vector<std::byte>& reply) {
+                     const SendPort& host, std::vector<std::byte>& reply) {
   const auto failed = [&](std::string what) {
     reply.clear();
     encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
@@ -33,6 +38,7 @@ void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t 
                current_stack_trace()),
            reply);
   };
+  TransferScope transfers;
   reply.clear();
   try {
     auto* function = reinterpret_cast<R (*)(Param)>(target);
@@ -40,15 +46,17 @@ void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t 
       function(argument.as<std::remove_cvref_t<Param>>());
       encode(std::tuple<int, std::uint64_t, int>(kRunnerReply, id, 0), reply);
     } else {
-      encode(std::tuple<int, std::uint64_t, int, const R&>(
-                 kRunnerReply, id, 0, function(argument.as<std::remove_cvref_t<Param>>())),
-             reply);
+      R result = function(argument.as<std::remove_cvref_t<Param>>());  // commit() empties it
+      encode(std::tuple<int, std::uint64_t, int, const R&>(kRunnerReply, id, 0, result), reply);
+      if (post_message(host, reply)) transfers.commit();
+      return;
     }
   } catch (const std::exception& e) {
     failed(e.what());
   } catch (...) {
     failed("a non-std::exception was thrown");
   }
+  post_message(host, reply);
 }
 
 }  // namespace isolated::detail
