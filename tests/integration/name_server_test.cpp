@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -94,6 +95,9 @@ TEST_CASE("a name registered by an isolate is found by another, and freed when i
   REQUIRE(::kill(pid, SIGKILL) == 0);
   CHECK(eventually([&] { return process_gone(pid); }));
   CHECK_FALSE(name_server::lookup(name));
+  // The lookup removed the dead owner's entry.
+  CHECK_FALSE(std::filesystem::exists("/dev/shm/isolated-names." + std::to_string(::geteuid()) +
+                                      "/" + name));
   CHECK(name_server::register_port(replies.send_port(), name));  // free again
   CHECK(name_server::remove(name));
 }

@@ -160,7 +160,10 @@ std::optional<SendPort> lookup(std::string_view name) {
   check_name(name);
   LockedRegistry registry;
   const auto entry = registry.read(name);
-  if (!entry || !owner_alive(*entry)) return std::nullopt;
+  if (!entry || !owner_alive(*entry)) {
+    if (registry.exists(name)) registry.erase(name);  // a dead owner's: tidy up
+    return std::nullopt;
+  }
   return SendPort(std::get<2>(*entry), std::get<3>(*entry));
 }
 
