@@ -1,4 +1,6 @@
 #include "runtime.hpp"
+
+#include "os/random.hpp"
 #include "throw_trace.hpp"
 
 #include <isolated/error.hpp>
@@ -67,9 +69,20 @@ Isolate Runtime::current_isolate() const {
 
 // ------------------------------------------------------------------ ports
 
+std::uint64_t Runtime::new_port_id_locked() const {
+  // Unguessable: any isolate of this user can write to this inbox, and a
+  // port's number is all it needs to post to the port. Only the ports given
+  // out (in messages) can be written to then.
+  for (;;) {
+    std::uint64_t id = 0;
+    fill_random(std::as_writable_bytes(std::span(&id, 1)));
+    if (id >= kFirstUserPortId && !ports_.contains(id)) return id;
+  }
+}
+
 std::uint64_t Runtime::open_port() {
   std::lock_guard lock(mutex_);
-  const std::uint64_t id = next_port_id_++;
+  const std::uint64_t id = new_port_id_locked();
   ports_[id];
   return id;
 }
@@ -88,7 +101,7 @@ void Runtime::close_port(std::uint64_t id) {
 std::uint64_t Runtime::open_direct_port(std::function<void(Message)> on_message) {
   auto direct = std::make_shared<const std::function<void(Message)>>(std::move(on_message));
   std::lock_guard lock(mutex_);
-  const std::uint64_t id = next_port_id_++;
+  const std::uint64_t id = new_port_id_locked();
   ports_[id].direct = std::move(direct);
   return id;
 }

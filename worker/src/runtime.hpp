@@ -148,6 +148,7 @@ class Runtime {
   void drain_as_drainer();
   void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
   void ensure_event_thread_locked();
+  std::uint64_t new_port_id_locked() const;
   void forward_to_parent(const Message& command);
   bool events_runnable_locked() const;
 
@@ -158,7 +159,6 @@ class Runtime {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::unordered_map<std::uint64_t, PortState> ports_;
-  std::uint64_t next_port_id_ = kFirstUserPortId;
   bool drainer_active_ = false;
   bool service_draining_ = false;
   int waiting_receivers_ = 0;
