@@ -2,7 +2,6 @@
 // arranges that its session's segments go when it does (DESIGN §2, §11).
 #include "boot.hpp"
 #include "runtime.hpp"
-#include "session_cleanup.hpp"
 #include "supervisor.hpp"
 
 #include <isolated/init.hpp>
@@ -26,11 +25,8 @@ void ensure_supervision() {
 void init(int argc, char** argv) {
   detail::run_worker_if_spawned(argc, argv);  // a worker never comes back
 
-  detail::RuntimeConfig config;
-  config.debug_name = "main";
-  detail::Runtime::start(std::move(config));
+  detail::start_root_runtime();
   detail::ensure_supervision();
-  detail::remove_session_segments_at_exit();
 }
 
 }  // namespace isolated

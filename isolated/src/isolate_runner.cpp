@@ -1,5 +1,6 @@
 // IsolateRunner: the public handle on a RunnerCore.
 #include "runner_core.hpp"
+#include "spawn_watched.hpp"
 
 #include <isolated/error.hpp>
 #include <isolated/isolate_runner.hpp>
@@ -19,11 +20,11 @@ detail::RunnerCore& require(const std::shared_ptr<detail::RunnerCore>& core) {
 }  // namespace
 
 IsolateRunner IsolateRunner::spawn(SpawnOptions options) {
-  return IsolateRunner(detail::RunnerCore::spawn(std::move(options)));
+  return IsolateRunner(detail::RunnerCore::spawn(detail::kThisProgram, std::move(options)));
 }
 
 IsolateRunner IsolateRunner::spawn_uri(const std::string& path, SpawnOptions options) {
-  return IsolateRunner(detail::RunnerCore::spawn_uri(path, std::move(options)));
+  return IsolateRunner(detail::RunnerCore::spawn(path, std::move(options)));
 }
 
 IsolateRunner::IsolateRunner(std::shared_ptr<detail::RunnerCore> core) : core_(std::move(core)) {}

@@ -79,21 +79,13 @@ void RunnerCore::started(const Isolate& isolate) {
   std::thread([core = shared_from_this()] { core->read_replies(); }).detach();
 }
 
-std::shared_ptr<RunnerCore> RunnerCore::spawn(SpawnOptions options) {
-  if (options.debug_name.empty()) options.debug_name = "runner";
-  std::shared_ptr<RunnerCore> core(new RunnerCore(false));
+std::shared_ptr<RunnerCore> RunnerCore::spawn(const std::string& program, SpawnOptions options) {
+  const bool foreign = program != kThisProgram;
+  if (options.debug_name.empty() && !foreign) options.debug_name = "runner";
+  std::shared_ptr<RunnerCore> core(new RunnerCore(foreign));
   std::vector<std::byte> message;
   encode(core->reply_port_, message);
-  core->started(spawn_isolate_watched(make_entry_point(&serve_runner), message, options,
-                                      end_listener(core)));
-  return core;
-}
-
-std::shared_ptr<RunnerCore> RunnerCore::spawn_uri(const std::string& path, SpawnOptions options) {
-  std::shared_ptr<RunnerCore> core(new RunnerCore(true));
-  std::vector<std::byte> message;
-  encode(core->reply_port_, message);
-  core->started(spawn_runner_service_watched(path, message, options, end_listener(core)));
+  core->started(spawn_runner_service_watched(program, message, options, end_listener(core)));
   return core;
 }
 

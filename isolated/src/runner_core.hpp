@@ -41,9 +41,9 @@ class RunnerCore : public std::enable_shared_from_this<RunnerCore> {
   using Clock = std::chrono::steady_clock;
 
   // Starts the worker and the reader thread. Throws IsolateSpawnError.
-  static std::shared_ptr<RunnerCore> spawn(SpawnOptions options);
-  // The same, in the worker binary at `path`, which runs tasks by name only.
-  static std::shared_ptr<RunnerCore> spawn_uri(const std::string& path, SpawnOptions options);
+  // `program`: kThisProgram, or a worker binary (spawn_uri), which runs
+  // tasks by name only.
+  static std::shared_ptr<RunnerCore> spawn(const std::string& program, SpawnOptions options);
 
   RunnerCore(const RunnerCore&) = delete;
   RunnerCore& operator=(const RunnerCore&) = delete;

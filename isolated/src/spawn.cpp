@@ -70,7 +70,7 @@ struct Launched {
 // What a worker runs: code of this program (Isolate::spawn, compute), or
 // another program's ISOLATED_WORKER_MAIN or runner service (spawn_uri).
 struct WorkerEntry {
-  std::string program = "/proc/self/exe";
+  std::string program = kThisProgram;
   EntryKind kind = EntryKind::code;
   EntryPoint code;                // for EntryKind::code
   std::vector<std::string> args;  // for EntryKind::binary_main
@@ -80,7 +80,7 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
                 const SpawnOptions& options, const Capability& pause, const Capability& terminate,
                 std::function<void(const ExitInfo&)> on_end) {
   Runtime& runtime = runtime_for_spawn();
-  if (entry.kind != EntryKind::code) check_worker_binary(entry.program);
+  if (entry.program != kThisProgram) check_worker_binary(entry.program);
   BootRecord boot;
   boot.root_pid = session_root_pid();
   boot.parent_pid = static_cast<int>(::getpid());
@@ -125,22 +125,12 @@ Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> messag
   return spawn_isolate_watched(entry, message, options, {});
 }
 
-Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
-                              const SpawnOptions& options,
-                              std::function<void(const ExitInfo&)> on_end) {
-  const Capability pause;
-  const Capability terminate;
-  WorkerEntry worker;
-  worker.code = entry;
-  Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
-  return Isolate(std::move(launched.control), pause, terminate);
-}
-
 namespace {
 
+// An isolate running `worker`, with its own capabilities.
 Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
                       SpawnOptions options, std::function<void(const ExitInfo&)> on_end) {
-  if (options.debug_name.empty()) {
+  if (options.debug_name.empty() && worker.program != kThisProgram) {
     options.debug_name = worker.program.substr(worker.program.find_last_of('/') + 1);
   }
   const Capability pause;
@@ -151,6 +141,14 @@ Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
 
 }  // namespace
 
+Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
+                              const SpawnOptions& options,
+                              std::function<void(const ExitInfo&)> on_end) {
+  WorkerEntry worker;
+  worker.code = entry;
+  return spawn_program(std::move(worker), message, options, std::move(on_end));
+}
+
 Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,
                           std::span<const std::byte> message, const SpawnOptions& options) {
   WorkerEntry worker;
@@ -160,11 +158,12 @@ Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string
   return spawn_program(std::move(worker), message, options, {});
 }
 
-Isolate spawn_runner_service_watched(const std::string& path, std::span<const std::byte> message,
+Isolate spawn_runner_service_watched(const std::string& program,
+                                     std::span<const std::byte> message,
                                      const SpawnOptions& options,
                                      std::function<void(const ExitInfo&)> on_end) {
   WorkerEntry worker;
-  worker.program = path;
+  worker.program = program;
   worker.kind = EntryKind::runner_service;
   return spawn_program(std::move(worker), message, options, std::move(on_end));
 }

@@ -61,4 +61,8 @@ void set_binary_main(BinaryMain main);
 // isolate and ends the process; otherwise returns.
 void run_worker_if_spawned(int argc, char** argv);
 
+// Otherwise: starts this process's runtime as a root isolate, whose session's
+// segments go when it ends (isolated::init, a worker binary started by hand).
+void start_root_runtime();
+
 }  // namespace isolated::detail

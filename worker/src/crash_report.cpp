@@ -2,6 +2,8 @@
 // renderer its parent runs after the worker died. See crash_report.hpp.
 #include "crash_report.hpp"
 
+#include "elf_file.hpp"
+
 #include "modules.hpp"
 #include "os/syscall.hpp"
 
@@ -298,28 +300,8 @@ void on_fatal_signal(int signal, siginfo_t* info, void*) {
 // Parent side: ELF symbol lookup and rendering.
 // ---------------------------------------------------------------------------
 
-// Module files are read in this process's own ELF flavour: the child ran on
-// this machine, so its modules have it too.
-constexpr unsigned char kNativeClass = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
-constexpr unsigned char kNativeData =
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
 constexpr std::uint64_t kMaxTableBytes = 256u << 20;  // a sane bound for one symbol or string table
 constexpr std::size_t kMaxNameChars = 1024;
-
-bool read_at(int fd, std::uint64_t offset, std::uint64_t size, std::uint64_t file_size, void* out) {
-  if (offset > file_size || size > file_size - offset) return false;
-  auto* bytes = static_cast<char*>(out);
-  while (size > 0) {
-    const ssize_t got = retry_on_eintr([&] {
-      return ::pread(fd, bytes, static_cast<std::size_t>(size), static_cast<off_t>(offset));
-    });
-    if (got <= 0) return false;
-    bytes += got;
-    offset += static_cast<std::uint64_t>(got);
-    size -= static_cast<std::uint64_t>(got);
-  }
-  return true;
-}
 
 // The function symbols of one ELF file: its .symtab, or .dynsym if stripped.
 class ElfSymbols {
@@ -361,26 +343,20 @@ class ElfSymbols {
     std::size_t name;  // offset of a NUL-terminated name in names_
   };
 
+  // Module files are read in this process's own ELF flavour: the child ran
+  // on this machine, so its modules have it too.
   void read_tables(int fd, std::uint64_t file_size) {
-    ElfW(Ehdr) elf{};
-    if (!read_at(fd, 0, sizeof elf, file_size, &elf) ||
-        std::memcmp(elf.e_ident, ELFMAG, SELFMAG) != 0 || elf.e_ident[EI_CLASS] != kNativeClass ||
-        elf.e_ident[EI_DATA] != kNativeData || elf.e_shentsize != sizeof(ElfW(Shdr)) ||
-        elf.e_shnum == 0) {
-      return;
-    }
-    std::vector<ElfW(Shdr)> sections(elf.e_shnum);
-    if (!read_at(fd, elf.e_shoff, sections.size() * sizeof(ElfW(Shdr)), file_size, sections.data()))
-      return;
+    const auto file = ElfFile::read(fd, file_size);
+    if (!file) return;
     for (const ElfW(Word) type : {ElfW(Word){SHT_SYMTAB}, ElfW(Word){SHT_DYNSYM}}) {
-      for (const ElfW(Shdr) & table : sections) {
-        if (table.sh_type == type && read_table(fd, file_size, sections, table)) return;
+      for (const ElfW(Shdr) & table : file->sections()) {
+        if (table.sh_type == type && read_table(*file, table)) return;
       }
     }
   }
 
-  bool read_table(int fd, std::uint64_t file_size, const std::vector<ElfW(Shdr)>& sections,
-                  const ElfW(Shdr) & table) {
+  bool read_table(const ElfFile& file, const ElfW(Shdr) & table) {
+    const auto& sections = file.sections();
     if (table.sh_entsize != sizeof(ElfW(Sym)) || table.sh_size > kMaxTableBytes ||
         table.sh_link >= sections.size()) {
       return false;
@@ -391,9 +367,8 @@ class ElfSymbols {
     }
     std::vector<ElfW(Sym)> symbols(table.sh_size / sizeof(ElfW(Sym)));
     names_.resize(strings.sh_size);
-    if (!read_at(fd, table.sh_offset, symbols.size() * sizeof(ElfW(Sym)), file_size,
-                 symbols.data()) ||
-        !read_at(fd, strings.sh_offset, names_.size(), file_size, names_.data())) {
+    if (!file.read_at(table.sh_offset, symbols.size() * sizeof(ElfW(Sym)), symbols.data()) ||
+        !file.read_at(strings.sh_offset, names_.size(), names_.data())) {
       return false;
     }
     names_.back() = '\0';  // every name now ends inside the table

@@ -38,33 +38,29 @@ AnyFunction resolve_cached(const CodeAddress& code) {
 
 void reply_error(const SendPort& host, std::uint64_t id, const std::string& what,
                  std::vector<std::byte>& reply) {
-  reply.clear();
-  encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
-             kReply, id, 1, "isolated::Error", what, ""),
-         reply);
+  encode_task_failure(id, "isolated::Error", what, "", reply);
   post_message(host, reply);
 }
 
 // [kTask, id, trampoline, target, argument]: code addresses in this binary.
-void run_task(const Message& request, const SendPort& host, std::vector<std::byte>& reply) {
-  const auto [kind, id, trampoline, target, argument] =
-      request.as<std::tuple<int, std::uint64_t, CodeAddress, CodeAddress, Message>>();
+void run_task(const std::vector<Message>& request, std::uint64_t id, const SendPort& host,
+              std::vector<std::byte>& reply) {
   RunnerTrampoline run = nullptr;
   AnyFunction function = nullptr;
   try {
-    run = reinterpret_cast<RunnerTrampoline>(resolve_cached(trampoline));
-    function = resolve_cached(target);
+    run = reinterpret_cast<RunnerTrampoline>(resolve_cached(request.at(2).as<CodeAddress>()));
+    function = resolve_cached(request.at(3).as<CodeAddress>());
   } catch (const Error& e) {
     reply_error(host, id, e.what(), reply);
     return;
   }
-  run(function, argument, id, host, reply);
+  run(function, request.at(4), id, host, reply);
 }
 
 // [kNamedTask, id, name, argument]: a function ISOLATED_EXPORT registered.
-void run_named_task(const Message& request, const SendPort& host, std::vector<std::byte>& reply) {
-  const auto [kind, id, name, argument] =
-      request.as<std::tuple<int, std::uint64_t, std::string, Message>>();
+void run_named_task(const std::vector<Message>& request, std::uint64_t id, const SendPort& host,
+                    std::vector<std::byte>& reply) {
+  const auto name = request.at(2).as<std::string>();
   const auto exported = find_export(name);
   if (!exported) {
     reply_error(host, id,
@@ -73,7 +69,7 @@ void run_named_task(const Message& request, const SendPort& host, std::vector<st
                 reply);
     return;
   }
-  exported->trampoline(exported->target, argument, id, host, reply);
+  exported->trampoline(exported->target, request.at(3), id, host, reply);
 }
 
 // Which task runs now, and which queued ones the host cancelled. Cancel
@@ -140,10 +136,11 @@ void serve_runner(SendPort host) {
       host.send(std::tuple<int, std::uint64_t>(kSkipped, id));
       return;
     }
+    // Decoded once, above; the tasks read their fields from `parts`.
     if (kind == RunnerRequest::named_task) {
-      run_named_task(request, host, reply);
+      run_named_task(parts, id, host, reply);
     } else {
-      run_task(request, host, reply);
+      run_task(parts, id, host, reply);
     }
     gate->finish();
   });

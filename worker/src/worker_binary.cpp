@@ -1,7 +1,5 @@
 // main of a worker binary (ISOLATED_WORKER_MAIN, DESIGN §9).
 #include "boot.hpp"
-#include "runtime.hpp"
-#include "session_cleanup.hpp"
 
 #include <isolated/worker.hpp>
 
@@ -18,10 +16,7 @@ void run_worker_binary(int argc, char** argv, WorkerMain fn) {
   run_worker_if_spawned(argc, argv);  // started by a host: runs the isolate, never returns
 
   // Started by hand: a root isolate of its own, which ends when `fn` returns.
-  RuntimeConfig config;
-  config.debug_name = "main";
-  Runtime::start(std::move(config));
-  remove_session_segments_at_exit();
+  start_root_runtime();
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     fn(std::move(args), Message());

@@ -4,6 +4,7 @@
 #include "crash_report.hpp"
 #include "runner_protocol.hpp"
 #include "runtime.hpp"
+#include "session_cleanup.hpp"
 #include "shm/names.hpp"
 #include "shm/segment.hpp"
 #include "supervisor_protocol.hpp"
@@ -97,6 +98,13 @@ std::function<void(Message)> entry_of(const BootRecord& boot) {
 }  // namespace
 
 void set_binary_main(BinaryMain main) { binary_main = main; }
+
+void start_root_runtime() {
+  RuntimeConfig config;
+  config.debug_name = "main";
+  Runtime::start(std::move(config));
+  remove_session_segments_at_exit();
+}
 
 void run_worker_if_spawned(int argc, char** argv) {
   if (argc < 3 || std::string_view(argv[1]) != kWorkerFlag) return;

@@ -25,28 +25,38 @@ Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string
 
 }  // namespace isolated::detail
 
+namespace isolated::detail {
+
+// Encodes `message` and spawns with `spawn(bytes)`; transferables in the
+// message are handed over only if the spawn succeeds.
+template <class Arg, class Spawn>
+Isolate spawn_with_message(const Arg& message, Spawn spawn) {
+  TransferScope transfers;
+  std::vector<std::byte> bytes;
+  encode(message, bytes);
+  Isolate isolate = spawn(std::span<const std::byte>(bytes));
+  transfers.commit();
+  return isolate;
+}
+
+}  // namespace isolated::detail
+
 namespace isolated {
 
 template <class Entry, class Arg>
 Isolate Isolate::spawn(Entry entry, Arg&& message, SpawnOptions options) {
   const detail::EntryPoint entry_point = detail::make_entry_point(entry);
-  detail::TransferScope transfers;  // handed over only if the spawn succeeds
-  std::vector<std::byte> bytes;
-  detail::encode(message, bytes);
-  Isolate isolate = detail::spawn_isolate(entry_point, bytes, options);
-  transfers.commit();
-  return isolate;
+  return detail::spawn_with_message(message, [&](std::span<const std::byte> bytes) {
+    return detail::spawn_isolate(entry_point, bytes, options);
+  });
 }
 
 template <class Arg>
 Isolate Isolate::spawn_uri(const std::string& path, const std::vector<std::string>& args,
                            Arg&& message, SpawnOptions options) {
-  detail::TransferScope transfers;  // handed over only if the spawn succeeds
-  std::vector<std::byte> bytes;
-  detail::encode(message, bytes);
-  Isolate isolate = detail::spawn_uri_isolate(path, args, bytes, options);
-  transfers.commit();
-  return isolate;
+  return detail::spawn_with_message(message, [&](std::span<const std::byte> bytes) {
+    return detail::spawn_uri_isolate(path, args, bytes, options);
+  });
 }
 
 }  // namespace isolated

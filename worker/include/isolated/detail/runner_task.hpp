@@ -28,15 +28,20 @@ using RunnerTrampoline = void (*)(AnyFunction target, const Message& argument, s
 
 inline constexpr int kRunnerReply = 0;
 
+// The reply of a task that failed: [kRunnerReply, id, 1, type, what, stack].
+inline void encode_task_failure(std::uint64_t id, const std::string& type, const std::string& what,
+                                const std::string& stack, std::vector<std::byte>& reply) {
+  reply.clear();
+  encode(std::tuple<int, std::uint64_t, int, const std::string&, const std::string&,
+                    const std::string&>(kRunnerReply, id, 1, type, what, stack),
+         reply);
+}
+
 template <class R, class Param>
 void run_runner_task(AnyFunction target, const Message& argument, std::uint64_t id,
                      const SendPort& host, std::vector<std::byte>& reply) {
-  const auto failed = [&](std::string what) {
-    reply.clear();
-    encode(std::tuple<int, std::uint64_t, int, std::string, std::string, std::string>(
-               kRunnerReply, id, 1, current_exception_type_name(), std::move(what),
-               current_stack_trace()),
-           reply);
+  const auto failed = [&](const std::string& what) {
+    encode_task_failure(id, current_exception_type_name(), what, current_stack_trace(), reply);
   };
   TransferScope transfers;
   reply.clear();
