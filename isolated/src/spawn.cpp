@@ -120,11 +120,6 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
 
 }  // namespace
 
-Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
-                      const SpawnOptions& options) {
-  return spawn_isolate_watched(entry, message, options, {});
-}
-
 namespace {
 
 // An isolate running `worker`, with its own capabilities.
@@ -141,12 +136,11 @@ Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
 
 }  // namespace
 
-Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
-                              const SpawnOptions& options,
-                              std::function<void(const ExitInfo&)> on_end) {
+Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
+                      const SpawnOptions& options) {
   WorkerEntry worker;
   worker.code = entry;
-  return spawn_program(std::move(worker), message, options, std::move(on_end));
+  return spawn_program(std::move(worker), message, options, {});
 }
 
 Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,

@@ -17,14 +17,9 @@ namespace isolated::detail {
 // A worker that runs this same program (re-run, DESIGN §2).
 inline constexpr const char* kThisProgram = "/proc/self/exe";
 
-// As spawn_isolate; `on_end` is called once, on the supervisor's thread, when
-// the worker has ended and been reaped (also if the spawn itself failed).
-Isolate spawn_isolate_watched(const EntryPoint& entry, std::span<const std::byte> message,
-                              const SpawnOptions& options,
-                              std::function<void(const ExitInfo&)> on_end);
-
 // Starts `program` (kThisProgram, or a worker binary: spawn_uri) running
-// its runner service, watched as above.
+// its runner service. `on_end` is called once, on the supervisor's thread,
+// when the worker has ended and been reaped (also if the spawn failed).
 Isolate spawn_runner_service_watched(const std::string& program, std::span<const std::byte> message,
                                      const SpawnOptions& options,
                                      std::function<void(const ExitInfo&)> on_end);
