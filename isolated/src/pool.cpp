@@ -61,7 +61,7 @@ bool Pool::place_on_locked(const std::shared_ptr<Ticket>& ticket, std::size_t in
   ticket->slot = index;
   ticket->generation = slot.generation;
   slot.load += ticket->load;
-  RunnerDone done = [weak = weak_from_this(), ticket](const Message* reply,
+  RunnerDone done = [weak = weak_from_this(), ticket](const std::vector<Message>* reply,
                                                       std::exception_ptr error) {
     if (auto pool = weak.lock()) {
       pool->settled(ticket, reply, std::move(error));
@@ -184,7 +184,7 @@ void Pool::submit_multiple(RunnerTask task, int load, std::vector<RunnerDone> do
   }
 }
 
-void Pool::settled(const std::shared_ptr<Ticket>& ticket, const Message* reply,
+void Pool::settled(const std::shared_ptr<Ticket>& ticket, const std::vector<Message>* reply,
                    std::exception_ptr error) {
   {
     std::lock_guard lock(mutex_);

@@ -61,7 +61,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool place_on_locked(const std::shared_ptr<Ticket>& ticket, std::size_t slot);
   void enqueue(std::shared_ptr<Ticket> ticket);
   void cancel(const std::shared_ptr<Ticket>& ticket);
-  void settled(const std::shared_ptr<Ticket>& ticket, const Message* reply,
+  void settled(const std::shared_ptr<Ticket>& ticket, const std::vector<Message>* reply,
                std::exception_ptr error);
   void install(std::size_t slot, std::shared_ptr<RunnerCore> core);
   void unusable(std::size_t slot, std::uint64_t generation);

@@ -338,7 +338,7 @@ bool RunnerCore::handle(const Message& message) {
       if (found->second.deadline) erase_deadline_locked(*found->second.deadline, found->first);
       pending_.erase(found);
     }
-    done(&message, nullptr);
+    done(&parts, nullptr);
     return true;
   }
   if (kind != kEnded) return true;  // kWake: only to look at deadlines and refusals again

@@ -51,9 +51,11 @@ struct RunnerTask {
   Message argument;
 };
 
-// Called exactly once per task: with the reply, or with why there is none
+// Called exactly once per task: with the reply (the parts of the list
+// [kind, id, 0, result] or [kind, id, 1, type, what, stack], decoded once by
+// the runner), or with why there is none
 // (TimeoutError, IsolateExited, Error). Never called under a runner's lock.
-using RunnerDone = std::function<void(const Message* reply, std::exception_ptr error)>;
+using RunnerDone = std::function<void(const std::vector<Message>* reply, std::exception_ptr error)>;
 
 // Cancels a submitted task (see LoadBalancer::submit_task).
 using CancelTask = std::function<void()>;
@@ -93,10 +95,10 @@ template <class R>
 std::pair<std::future<R>, RunnerDone> promised() {
   auto promise = std::make_shared<std::promise<R>>();
   std::future<R> future = promise->get_future();
-  RunnerDone done = [promise](const Message* reply, std::exception_ptr error) {
+  RunnerDone done = [promise](const std::vector<Message>* reply, std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
-      const auto parts = reply->as<std::vector<Message>>();
+      const std::vector<Message>& parts = *reply;
       if (parts.at(2).as<int>() != 0) {
         throw RemoteError(parts.at(3).as<std::string>(), parts.at(4).as<std::string>(),
                           parts.at(5).as<std::string>());

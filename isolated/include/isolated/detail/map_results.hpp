@@ -118,7 +118,7 @@ class MapResults {
       // only pile them up.
       std::shared_ptr<Completions> completions = ordered_ ? nullptr : completions_;
       RunnerDone notify = [done = std::move(done), completions = std::move(completions), index](
-                              const Message* reply, std::exception_ptr error) {
+                              const std::vector<Message>* reply, std::exception_ptr error) {
         done(reply, error);
         if (completions) completions->push(index);
       };
