@@ -1,6 +1,6 @@
 // IsolateRunner: the public handle on a RunnerCore.
 #include "runner_core.hpp"
-#include "spawn_watched.hpp"
+#include "spawn.hpp"
 
 #include <isolated/error.hpp>
 #include <isolated/isolate_runner.hpp>

@@ -1,8 +1,8 @@
 #include "runner_core.hpp"
 
-#include "modules.hpp"
-#include "runner_protocol.hpp"
-#include "spawn_watched.hpp"
+#include "spawn.hpp"
+#include "worker/src/modules.hpp"
+#include "worker/src/runner_protocol.hpp"
 
 #include <isolated/detail/runtime_calls.hpp>
 #include <isolated/error.hpp>

@@ -1,17 +1,18 @@
 // Isolate::spawn and compute: write the boot record, launch the worker,
 // watch it, wait for its hello (DESIGN §2).
-#include "boot.hpp"
+#include "spawn.hpp"
+
 #include "launcher.hpp"
-#include "modules.hpp"
-#include "os/environment.hpp"
-#include "runtime.hpp"
-#include "shm/segment.hpp"
-#include "spawn_watched.hpp"
 #include "supervisor.hpp"
 #include "worker_binary_check.hpp"
+#include "common/src/os/environment.hpp"
+#include "common/src/shm/segment.hpp"
+#include "worker/src/boot.hpp"
+#include "worker/src/modules.hpp"
+#include "worker/src/runtime.hpp"
+#include "worker/src/spawner.hpp"
 
 #include <isolated/error.hpp>
-#include <isolated/spawn.hpp>
 
 #include <unistd.h>
 
@@ -20,9 +21,6 @@
 #include <mutex>
 
 namespace isolated::detail {
-
-// Defined in init.cpp: makes this process's runtime report to its supervisor.
-void ensure_supervision();
 
 namespace {
 
@@ -58,7 +56,7 @@ Runtime& runtime_for_spawn() {
         "this program again; call init first thing in main so that the worker runs the isolate "
         "instead of main");
   }
-  ensure_supervision();
+  Supervisor::attach_to_runtime();
   return *runtime;
 }
 
@@ -131,25 +129,31 @@ Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
   const Capability pause;
   const Capability terminate;
   Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
-  return Isolate(std::move(launched.control), pause, terminate);
+  return known_isolate(std::move(launched.control), pause, terminate, launched.pid,
+                       options.debug_name);
 }
 
 }  // namespace
 
-Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
-                      const SpawnOptions& options) {
+Isolate spawn_code_isolate(const EntryPoint& entry, std::span<const std::byte> message,
+                           const SpawnOptions& options) {
   WorkerEntry worker;
   worker.code = entry;
   return spawn_program(std::move(worker), message, options, {});
 }
 
-Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,
-                          std::span<const std::byte> message, const SpawnOptions& options) {
+Isolate spawn_binary_isolate(const std::string& path, const std::vector<std::string>& args,
+                             std::span<const std::byte> message, const SpawnOptions& options) {
   WorkerEntry worker;
   worker.program = path;
   worker.kind = EntryKind::binary_main;
   worker.args = args;
   return spawn_program(std::move(worker), message, options, {});
+}
+
+void install_spawning() {
+  static const Spawner spawner{&spawn_code_isolate, &spawn_binary_isolate};
+  install_spawner(spawner);
 }
 
 Isolate spawn_runner_service_watched(const std::string& program,

@@ -1,11 +1,11 @@
 #include "supervisor.hpp"
 
-#include "crash_report.hpp"
-#include "os/syscall.hpp"
-#include "runtime.hpp"
-#include "shm/segment.hpp"
-#include "supervisor_protocol.hpp"
-#include "transport/doorbell.hpp"
+#include "common/src/os/syscall.hpp"
+#include "common/src/shm/segment.hpp"
+#include "common/src/transport/doorbell.hpp"
+#include "worker/src/crash_report.hpp"
+#include "worker/src/runtime.hpp"
+#include "worker/src/supervisor_protocol.hpp"
 
 #include <isolated/error.hpp>
 
@@ -122,6 +122,14 @@ struct Supervisor::State {
   void end(int pid);
   void apply(Child& child, Report kind, const Message& report);
 };
+
+void Supervisor::attach_to_runtime() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Runtime::require().set_supervisor_handler(
+        [](Message report) { Supervisor::get().on_report(std::move(report)); });
+  });
+}
 
 Supervisor& Supervisor::get() {
   // Never destroyed: children may end while the process is exiting.

@@ -35,6 +35,10 @@ class Supervisor {
   // The runtime hands over every report that arrives on the supervisor port.
   void on_report(Message report);
 
+  // Makes this process's runtime hand its supervisor-port reports to
+  // on_report. Idempotent; isolated::init and every spawn call it.
+  static void attach_to_runtime();
+
  private:
   Supervisor();
   struct State;

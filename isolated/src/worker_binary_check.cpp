@@ -1,6 +1,6 @@
 #include "worker_binary_check.hpp"
 
-#include "elf_file.hpp"
+#include "worker/src/elf_file.hpp"
 
 #include <isolated/error.hpp>
 

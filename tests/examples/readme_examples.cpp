@@ -1,7 +1,7 @@
 // The README's examples, compiled and run by readme_examples_test.cpp, which
 // also checks that the README shows each one word for word (the text between
 // the "example:" and "end" markers).
-#include "examples/readme_examples.hpp"
+#include "readme_examples.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -9,9 +9,9 @@
 // itself and exit, and the real fault would never happen.
 #include <catch2/catch.hpp>
 
-#include "crash_report.hpp"
-#include "shm/segment.hpp"
+#include "common/src/shm/segment.hpp"
 #include "support/forked_process.hpp"
+#include "worker/src/crash_report.hpp"
 
 #include <pthread.h>
 #include <signal.h>

@@ -2,7 +2,7 @@
 // lanes, out-of-line messages, full lanes, dead peers, wake-ups.
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 #include "support/forked_process.hpp"
 #include "support/lane_fixture.hpp"
 #include "support/transport_helpers.hpp"

@@ -3,15 +3,16 @@
 // removes what a SIGKILLed root left and nothing of a live session; and a
 // corrupt or hostile doorbell neither crashes it nor goes unreported.
 //
-// Every wait has a deadline (scaled by ISOLATED_TIMEOUT_SCALE); every process
+// Every wait has a deadline (scaled, support/deadlines.hpp); every process
 // and segment a test makes is gone when it returns, also when it fails: the
 // guards below see to that.
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
-#include "shm/segment.hpp"
+#include "common/src/shm/names.hpp"
+#include "common/src/shm/segment.hpp"
+#include "common/src/transport/doorbell.hpp"
 #include "support/child_program.hpp"
-#include "transport/doorbell.hpp"
+#include "support/deadlines.hpp"
 
 #include <isolated/isolated.hpp>
 
@@ -42,21 +43,8 @@ namespace {
 
 // ------------------------------------------------------------------ helpers
 
-std::chrono::milliseconds deadline_of(std::chrono::milliseconds base) {
-  const char* text = std::getenv("ISOLATED_TIMEOUT_SCALE");
-  const int scale = text != nullptr ? std::atoi(text) : 1;
-  return base * (scale > 0 ? scale : 1);
-}
-
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + deadline_of(timeout);
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
+using isolated::test::deadline_of;
+using isolated::test::eventually;
 
 bool segment_exists(const std::string& name) {
   return std::filesystem::exists("/dev/shm" + name);

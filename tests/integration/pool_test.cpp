@@ -3,7 +3,7 @@
 // loaded runner, exactly as package:isolate does, and heals itself when a
 // runner dies or times out.
 //
-// Every wait has a deadline (scaled by ISOLATED_TIMEOUT_SCALE in sanitizer
+// Every wait has a deadline (scaled in sanitizer
 // runs); nothing asserts on how long something took. A task that must stay
 // busy waits at a "gate" the test opens, so no test depends on timing. Every
 // runner and pool is closed (by its destructor at the latest) before the test

@@ -2,7 +2,7 @@
 // (DESIGN §11), transferables and its workers' inboxes included.
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -4,7 +4,7 @@
 // with IsolateExited or RemoteError, the process is reaped and its inbox is
 // removed. A parent's death takes its children with it.
 //
-// Every wait has a deadline (scaled by ISOLATED_TIMEOUT_SCALE in sanitizer
+// Every wait has a deadline (scaled in sanitizer
 // runs); nothing asserts on how long something took. Every isolate a test
 // starts has ended before the test returns: the guards below kill what a
 // failing test would otherwise leave behind.
@@ -262,7 +262,12 @@ Ended end_an_isolate(Ending ending) {
   CHECK(eventually([&] { return !exists(child); }));
   CHECK_FALSE(is_zombie(child));
   CHECK(eventually([&] { return !segment_exists(inbox); }));
-  CHECK(isolate.pid() == 0);
+  // The handle keeps what it knew, so a log line can still name the isolate;
+  // one made from the bare control port after the end never knew.
+  CHECK(isolate.pid() == pid);
+  CHECK(isolate.debug_name() == "ending");
+  CHECK(Isolate(isolate.control_port()).pid() == 0);
+  CHECK(Isolate(isolate.control_port()).debug_name().empty());
 
   Ended ended;
   if (ending == Ending::returns) {

@@ -2,7 +2,7 @@
 // handle moves with them, and no segment outlives its use.
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <isolated/isolated.hpp>
 

@@ -1,5 +1,5 @@
-#include "support/child_program.hpp"
-#include "support/forked_process.hpp"
+#include "child_program.hpp"
+#include "forked_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,6 @@
-// Waiting in tests: every wait has a deadline, scaled by
-// ISOLATED_TIMEOUT_SCALE in sanitizer runs. Nothing asserts on how long
+// Waiting in tests: every wait has a deadline, scaled by the build's
+// ISOLATED_TEST_TIMEOUT_SCALE (tests/CMakeLists.txt: larger in sanitizer
+// builds, the same scale CTest's timeouts get). Nothing asserts on how long
 // something took; a deadline only keeps a failing test from hanging.
 #pragma once
 
@@ -7,16 +8,19 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <future>
 #include <thread>
 
 namespace isolated::test {
 
+#ifndef ISOLATED_TEST_TIMEOUT_SCALE
+#error "tests are built with ISOLATED_TEST_TIMEOUT_SCALE (tests/CMakeLists.txt)"
+#endif
+
+inline constexpr int kTimeoutScale = ISOLATED_TEST_TIMEOUT_SCALE;
+
 inline std::chrono::milliseconds deadline_of(std::chrono::milliseconds base) {
-  const char* text = std::getenv("ISOLATED_TIMEOUT_SCALE");
-  const int scale = text != nullptr ? std::atoi(text) : 1;
-  return base * (scale > 0 ? scale : 1);
+  return base * kTimeoutScale;
 }
 
 // Polls `done` until it holds or `timeout` (scaled) passes.

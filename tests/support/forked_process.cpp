@@ -1,4 +1,4 @@
-#include "support/forked_process.hpp"
+#include "forked_process.hpp"
 
 #include <signal.h>
 #include <sys/prctl.h>

@@ -7,7 +7,7 @@
 
 #include <isolated/isolated.hpp>
 
-#include "support/deadlines.hpp"
+#include "deadlines.hpp"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
 // The main of the isolate suites. isolated::init comes first: a worker is
 // this very binary run again, and in a worker init runs the isolate and never
 // returns. The root's own inbox lives as long as the suite.
-#include "runtime.hpp"
-#include "support/suite.hpp"
+#include "suite.hpp"
+#include "worker/src/runtime.hpp"
 
 #include <isolated/isolated.hpp>
 

@@ -2,8 +2,8 @@
 // that drive the ring directly.
 #pragma once
 
-#include "shm/segment.hpp"
-#include "transport/lane.hpp"
+#include "common/src/shm/segment.hpp"
+#include "common/src/transport/lane.hpp"
 
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // Run by CTest after every suite: a segment whose session root is gone was
 // leaked by a test process that could not clean up after itself (it crashed or
 // was killed). Reports and removes each one; fails if there was any.
-#include "support/leftovers.hpp"
+#include "leftovers.hpp"
 
 #include <sys/mman.h>
 

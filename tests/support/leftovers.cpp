@@ -1,7 +1,7 @@
-#include "support/leftovers.hpp"
+#include "leftovers.hpp"
 
-#include "os/syscall.hpp"
-#include "shm/names.hpp"
+#include "common/src/os/syscall.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -4,11 +4,11 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "support/suite.hpp"
+#include "suite.hpp"
 
-#include "shm/names.hpp"
-#include "support/deadlines.hpp"
-#include "support/leftovers.hpp"
+#include "deadlines.hpp"
+#include "leftovers.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <sys/mman.h>
 #include <sys/prctl.h>

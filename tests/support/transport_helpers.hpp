@@ -2,9 +2,9 @@
 // `seq` of its stream to port `seq`, with its producer id in the flags.
 #pragma once
 
-#include "support/stream.hpp"
-#include "transport/inbox.hpp"
-#include "transport/outbox.hpp"
+#include "stream.hpp"
+#include "common/src/transport/inbox.hpp"
+#include "common/src/transport/outbox.hpp"
 
 #include <chrono>
 #include <cstdint>

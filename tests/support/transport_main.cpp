@@ -1,4 +1,4 @@
 // The main of the transport suites: no isolate runtime, only fork.
-#include "support/suite.hpp"
+#include "suite.hpp"
 
 int main(int argc, char** argv) { return isolated::test::run_suite(argc, argv); }

@@ -231,7 +231,9 @@ TEST_CASE("deeply nested values round-trip", "[unit][codec]") {
       leaves[j] = Leaf{j % 2 ? std::optional<int>(j) : std::nullopt,
                        {std::nullopt, std::string(static_cast<std::size_t>(i), 'q')},
                        {SendPort("/isolated.1.ab.inbox", static_cast<std::uint64_t>(i)), cap}};
-      level["k" + std::to_string(j)].push_back(leaves);
+      std::string key = "k";  // not "k" + ...: GCC 12's -Wrestrict false positive
+      key += std::to_string(j);
+      level[key].push_back(leaves);
     }
     deep.push_back(level);
   }

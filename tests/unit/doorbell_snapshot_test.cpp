@@ -3,10 +3,10 @@
 // for any truncation or corruption of its bytes.
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
-#include "shm/segment.hpp"
-#include "shm/segment_reader.hpp"
-#include "transport/doorbell_snapshot.hpp"
+#include "common/src/shm/names.hpp"
+#include "common/src/shm/segment.hpp"
+#include "common/src/shm/segment_reader.hpp"
+#include "common/src/transport/doorbell_snapshot.hpp"
 
 #include <isolated/error.hpp>
 

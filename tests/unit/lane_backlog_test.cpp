@@ -3,9 +3,9 @@
 // header, indices or frames do not hold up.
 #include <catch2/catch.hpp>
 
-#include "shm/segment_reader.hpp"
+#include "common/src/shm/segment_reader.hpp"
+#include "common/src/transport/lane_backlog.hpp"
 #include "support/lane_fixture.hpp"
-#include "transport/lane_backlog.hpp"
 
 #include <isolated/error.hpp>
 

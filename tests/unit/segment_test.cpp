@@ -1,8 +1,8 @@
 // Shared-memory segments and their names (DESIGN §11).
 #include <catch2/catch.hpp>
 
-#include "shm/names.hpp"
-#include "shm/segment.hpp"
+#include "common/src/shm/names.hpp"
+#include "common/src/shm/segment.hpp"
 
 #include <isolated/error.hpp>
 

@@ -2,8 +2,8 @@
 
 #include "child.hpp"
 #include "pinning.hpp"
-#include "transport/inbox.hpp"
-#include "transport/outbox.hpp"
+#include "common/src/transport/inbox.hpp"
+#include "common/src/transport/outbox.hpp"
 
 #include <unistd.h>
 

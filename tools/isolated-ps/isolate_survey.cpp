@@ -2,9 +2,9 @@
 
 #include "lane_locator.hpp"
 #include "process_state.hpp"
-#include "shm/segment_reader.hpp"
-#include "transport/doorbell_snapshot.hpp"
-#include "transport/lane_backlog.hpp"
+#include "common/src/shm/segment_reader.hpp"
+#include "common/src/transport/doorbell_snapshot.hpp"
+#include "common/src/transport/lane_backlog.hpp"
 
 #include <isolated/error.hpp>
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "segment_scan.hpp"
-#include "transport/doorbell.hpp"
+#include "common/src/transport/doorbell.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -8,7 +8,7 @@
 // ordinary user an attached lane cannot be read at all.
 #pragma once
 
-#include "shm/segment_reader.hpp"
+#include "common/src/shm/segment_reader.hpp"
 
 #include <map>
 #include <optional>

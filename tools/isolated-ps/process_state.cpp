@@ -1,6 +1,6 @@
 #include "process_state.hpp"
 
-#include "os/syscall.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <fstream>
 #include <sstream>

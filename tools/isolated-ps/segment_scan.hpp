@@ -1,7 +1,7 @@
 // Finding this user's isolated segments in /dev/shm.
 #pragma once
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <string>
 #include <vector>

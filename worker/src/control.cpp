@@ -2,8 +2,8 @@
 // the control port, handled by whichever thread drains, before any queued
 // message and also while the isolate's own code is busy.
 #include "runtime.hpp"
-#include "shm/names.hpp"
 #include "supervisor_protocol.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <isolated/error.hpp>
 

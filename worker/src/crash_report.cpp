@@ -5,7 +5,7 @@
 #include "elf_file.hpp"
 
 #include "modules.hpp"
-#include "os/syscall.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <isolated/error.hpp>
 

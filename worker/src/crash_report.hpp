@@ -16,7 +16,7 @@
 // PacketHeader in crash_report.cpp. The parent validates every field of it.
 #pragma once
 
-#include "transport/doorbell.hpp"
+#include "common/src/transport/doorbell.hpp"
 
 #include <cstdint>
 #include <span>

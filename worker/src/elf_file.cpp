@@ -1,6 +1,6 @@
 #include "elf_file.hpp"
 
-#include "os/syscall.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <unistd.h>
 

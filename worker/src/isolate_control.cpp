@@ -1,14 +1,33 @@
 // Isolate's control methods: each sends one command to the isolate's control
 // port (control.cpp decodes them there).
 #include "runtime.hpp"
-#include "transport/doorbell.hpp"
+#include "common/src/transport/doorbell.hpp"
 
 #include <isolated/error.hpp>
 #include <isolated/isolate.hpp>
 
+#include <mutex>
 #include <tuple>
 
 namespace isolated {
+
+namespace detail {
+
+struct IsolateFacts {
+  std::mutex mutex;
+  int pid = 0;  // 0: not known
+  std::string debug_name;
+};
+
+Isolate known_isolate(SendPort control_port, Capability pause, Capability terminate, int pid,
+                      std::string debug_name) {
+  Isolate isolate(std::move(control_port), pause, terminate);
+  isolate.facts_->pid = pid;
+  isolate.facts_->debug_name = std::move(debug_name);
+  return isolate;
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -33,7 +52,10 @@ int command(Isolate::Command c) { return static_cast<int>(c); }
 
 Isolate::Isolate(SendPort control_port, std::optional<Capability> pause,
                  std::optional<Capability> terminate)
-    : control_port_(std::move(control_port)), pause_(pause), terminate_(terminate) {}
+    : control_port_(std::move(control_port)),
+      pause_(pause),
+      terminate_(terminate),
+      facts_(std::make_shared<detail::IsolateFacts>()) {}
 
 Isolate Isolate::current() { return detail::Runtime::require().current_isolate(); }
 
@@ -105,19 +127,24 @@ bool alive(const detail::DoorbellHeader& header) {
 
 }  // namespace
 
-std::string Isolate::debug_name() const {
-  const auto doorbell = doorbell_of(control_port_);
-  if (!doorbell) return "";
-  const auto& header = *doorbell->header;
-  if (!alive(header)) return "";
-  const std::size_t length = std::min<std::size_t>(header.debug_name_length, detail::kMaxDebugNameBytes);
-  return std::string(header.debug_name, length);
+std::pair<int, std::string> Isolate::known_facts() const {
+  detail::IsolateFacts& facts = *facts_;
+  std::lock_guard lock(facts.mutex);
+  if (facts.pid == 0) {
+    const auto doorbell = doorbell_of(control_port_);
+    if (doorbell && alive(*doorbell->header)) {
+      const auto& header = *doorbell->header;
+      const std::size_t length =
+          std::min<std::size_t>(header.debug_name_length, detail::kMaxDebugNameBytes);
+      facts.debug_name.assign(header.debug_name, length);
+      facts.pid = header.owner_pid;
+    }
+  }
+  return {facts.pid, facts.debug_name};
 }
 
-int Isolate::pid() const {
-  const auto doorbell = doorbell_of(control_port_);
-  if (!doorbell) return 0;
-  return alive(*doorbell->header) ? doorbell->header->owner_pid : 0;
-}
+std::string Isolate::debug_name() const { return known_facts().second; }
+
+int Isolate::pid() const { return known_facts().first; }
 
 }  // namespace isolated

@@ -4,7 +4,7 @@
 // can never both take a name, even when they both find its owner dead.
 #include <isolated/name_server.hpp>
 
-#include "os/process_identity.hpp"
+#include "common/src/os/process_identity.hpp"
 
 #include <isolated/detail/encode.hpp>
 #include <isolated/error.hpp>

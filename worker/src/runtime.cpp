@@ -1,7 +1,7 @@
 #include "runtime.hpp"
 
-#include "os/random.hpp"
 #include "throw_trace.hpp"
+#include "common/src/os/random.hpp"
 
 #include <isolated/error.hpp>
 
@@ -64,7 +64,8 @@ Runtime::Runtime(RuntimeConfig config)
 }
 
 Isolate Runtime::current_isolate() const {
-  return Isolate(control_port(), config_.pause_capability, config_.terminate_capability);
+  return known_isolate(control_port(), config_.pause_capability, config_.terminate_capability,
+                       static_cast<int>(::getpid()), config_.debug_name);
 }
 
 // ------------------------------------------------------------------ ports

@@ -14,8 +14,8 @@
 // returned; a thread of the runtime in the root), and pause holds them back.
 #pragma once
 
-#include "transport/inbox.hpp"
-#include "transport/outbox.hpp"
+#include "common/src/transport/inbox.hpp"
+#include "common/src/transport/outbox.hpp"
 
 #include <isolated/capability.hpp>
 #include <isolated/isolate.hpp>

@@ -1,6 +1,6 @@
 #include "session_cleanup.hpp"
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -5,10 +5,10 @@
 #include "runner_protocol.hpp"
 #include "runtime.hpp"
 #include "session_cleanup.hpp"
-#include "shm/names.hpp"
-#include "shm/segment.hpp"
 #include "supervisor_protocol.hpp"
 #include "throw_trace.hpp"
+#include "common/src/shm/names.hpp"
+#include "common/src/shm/segment.hpp"
 
 #include <isolated/detail/entry.hpp>
 #include <isolated/error.hpp>

@@ -1,6 +1,6 @@
 #include <isolated/capability.hpp>
 
-#include "os/random.hpp"
+#include "common/src/os/random.hpp"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 #include <isolated/error.hpp>
 #include <isolated/transferable.hpp>
 
-#include "shm/segment.hpp"
+#include "common/src/shm/segment.hpp"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "os/environment.hpp"
+#include "environment.hpp"
 
 #include <charconv>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "os/futex.hpp"
+#include "futex.hpp"
 
 #include <linux/futex.h>
 #include <sched.h>

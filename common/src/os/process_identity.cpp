@@ -1,4 +1,4 @@
-#include "os/process_identity.hpp"
+#include "process_identity.hpp"
 
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,6 @@
-#include "os/random.hpp"
+#include "random.hpp"
 
-#include "os/syscall.hpp"
+#include "syscall.hpp"
 
 #include <sys/random.h>
 

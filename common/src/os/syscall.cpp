@@ -1,4 +1,4 @@
-#include "os/syscall.hpp"
+#include "syscall.hpp"
 
 #include <isolated/error.hpp>
 

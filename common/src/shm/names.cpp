@@ -1,6 +1,6 @@
-#include "shm/names.hpp"
+#include "names.hpp"
 
-#include "os/random.hpp"
+#include "common/src/os/random.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -64,6 +64,16 @@ std::string make_segment_name(SegmentKind kind) {
   name += '.';
   name += to_string(kind);
   return name;
+}
+
+std::string shm_object_name(std::string_view name) {
+  // Built by appending: GCC 12 warns (-Wrestrict, a false positive) about
+  // std::string::insert at position 0 once it is inlined here.
+  std::string full_name;
+  full_name.reserve(name.size() + 1);
+  if (!name.starts_with('/')) full_name.push_back('/');
+  full_name.append(name);
+  return full_name;
 }
 
 std::optional<ParsedSegmentName> parse_segment_name(std::string_view name) {

@@ -39,6 +39,9 @@ struct ParsedSegmentName {
   SegmentKind kind;
 };
 
+// `name` as shm_open and shm_unlink take it: with one leading '/'.
+std::string shm_object_name(std::string_view name);
+
 // The parts of a well-formed name (leading '/' optional), or nothing.
 std::optional<ParsedSegmentName> parse_segment_name(std::string_view name);
 

@@ -1,4 +1,4 @@
-#include "shm/segment.hpp"
+#include "segment.hpp"
 
 #include <isolated/error.hpp>
 
@@ -96,8 +96,7 @@ Segment Segment::open(std::string_view name, SegmentKind expected_kind, std::siz
     throw Error("refusing to open shared-memory segment '" + std::string(name) + "': expected a segment of kind " +
                 std::string(to_string(expected_kind)));
   }
-  std::string full_name(name);
-  if (!full_name.starts_with('/')) full_name.insert(0, "/");
+  std::string full_name = shm_object_name(name);
   try {
     bip::shared_memory_object object(bip::open_only, full_name.c_str(), bip::read_write);
     bip::offset_t size = 0;
@@ -118,8 +117,7 @@ void Segment::unlink() noexcept {
 }
 
 bool unlink_segment(std::string_view name) noexcept {
-  std::string full_name(name);
-  if (!full_name.starts_with('/')) full_name.insert(0, "/");
+  const std::string full_name = shm_object_name(name);
   return ::shm_unlink(full_name.c_str()) == 0;
 }
 

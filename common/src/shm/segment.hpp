@@ -12,7 +12,7 @@
 // (shm/names.hpp); open() accepts only names of that form.
 #pragma once
 
-#include "shm/names.hpp"
+#include "names.hpp"
 
 #include <cstddef>
 #include <memory>

@@ -1,7 +1,7 @@
-#include "shm/segment_reader.hpp"
+#include "segment_reader.hpp"
 
-#include "os/syscall.hpp"
-#include "shm/names.hpp"
+#include "names.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <isolated/error.hpp>
 
@@ -37,8 +37,7 @@ SegmentReader SegmentReader::open(std::string_view name) {
     throw Error("refusing to read '" + std::string(name) +
                 "': not a name of the form /isolated.<root pid>.<random>.<kind>");
   }
-  std::string full_name(name);
-  if (!full_name.starts_with('/')) full_name.insert(0, "/");
+  const std::string full_name = shm_object_name(name);
   // glibc's shm_open adds O_NOFOLLOW and O_CLOEXEC. O_NONBLOCK: should the
   // name be a FIFO by now, opening it must not wait for a writer.
   const int descriptor =

@@ -1,6 +1,6 @@
-#include "transport/doorbell.hpp"
+#include "doorbell.hpp"
 
-#include "os/futex.hpp"
+#include "common/src/os/futex.hpp"
 
 #include <isolated/error.hpp>
 

@@ -22,9 +22,9 @@
 // with the count it last saw, so the slot table is only scanned when it changed.
 #pragma once
 
-#include "shm/names.hpp"
-#include "shm/segment.hpp"
-#include "shm/shared_atomic.hpp"
+#include "common/src/shm/names.hpp"
+#include "common/src/shm/segment.hpp"
+#include "common/src/shm/shared_atomic.hpp"
 
 #include <cstddef>
 #include <cstdint>

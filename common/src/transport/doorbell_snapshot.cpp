@@ -1,6 +1,6 @@
-#include "transport/doorbell_snapshot.hpp"
+#include "doorbell_snapshot.hpp"
 
-#include "shm/names.hpp"
+#include "common/src/shm/names.hpp"
 
 #include <isolated/error.hpp>
 

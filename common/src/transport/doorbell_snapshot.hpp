@@ -10,8 +10,8 @@
 // can spoil a slot of an honest owner.
 #pragma once
 
-#include "shm/segment_reader.hpp"
-#include "transport/doorbell.hpp"
+#include "doorbell.hpp"
+#include "common/src/shm/segment_reader.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,8 +1,8 @@
-#include "transport/inbox.hpp"
+#include "inbox.hpp"
 
-#include "os/environment.hpp"
-#include "os/futex.hpp"
-#include "os/syscall.hpp"
+#include "common/src/os/environment.hpp"
+#include "common/src/os/futex.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <isolated/error.hpp>
 

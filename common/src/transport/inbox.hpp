@@ -5,10 +5,10 @@
 // only name() and interrupt() may be called from any thread.
 #pragma once
 
-#include "shm/segment.hpp"
-#include "transport/doorbell.hpp"
-#include "transport/frame.hpp"
-#include "transport/lane.hpp"
+#include "doorbell.hpp"
+#include "frame.hpp"
+#include "lane.hpp"
+#include "common/src/shm/segment.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "transport/lane.hpp"
+#include "lane.hpp"
 
 #include <isolated/error.hpp>
 

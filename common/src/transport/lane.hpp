@@ -36,9 +36,9 @@
 // frame the lane is closed for good and the reason is kept.
 #pragma once
 
-#include "os/futex.hpp"
-#include "shm/shared_atomic.hpp"
-#include "transport/frame.hpp"
+#include "frame.hpp"
+#include "common/src/os/futex.hpp"
+#include "common/src/shm/shared_atomic.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,7 +1,7 @@
-#include "transport/lane_backlog.hpp"
+#include "lane_backlog.hpp"
 
-#include "transport/frame.hpp"
-#include "transport/lane.hpp"
+#include "frame.hpp"
+#include "lane.hpp"
 
 #include <isolated/error.hpp>
 

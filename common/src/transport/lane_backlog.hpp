@@ -7,7 +7,7 @@
 // consumer has just released is retried from the new read index.
 #pragma once
 
-#include "shm/segment_reader.hpp"
+#include "common/src/shm/segment_reader.hpp"
 
 #include <cstdint>
 

@@ -1,6 +1,6 @@
-#include "transport/outbox.hpp"
+#include "outbox.hpp"
 
-#include "os/syscall.hpp"
+#include "common/src/os/syscall.hpp"
 
 #include <isolated/detail/transfer_table.hpp>
 

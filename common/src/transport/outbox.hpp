@@ -9,10 +9,10 @@
 // Thread-safety: every member may be called from any thread.
 #pragma once
 
-#include "shm/segment.hpp"
-#include "transport/doorbell.hpp"
-#include "transport/frame.hpp"
-#include "transport/lane.hpp"
+#include "doorbell.hpp"
+#include "frame.hpp"
+#include "lane.hpp"
+#include "common/src/shm/segment.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -10,11 +10,25 @@
 #include <isolated/send_port.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace isolated {
+
+class Isolate;
+
+namespace detail {
+// What a handle learned about its isolate (pid, debug name), shared by its
+// copies; defined in isolate_control.cpp.
+struct IsolateFacts;
+// A handle that knows its isolate's pid and debug name from the start (spawn
+// and Isolate::current make these).
+Isolate known_isolate(SendPort control_port, Capability pause, Capability terminate, int pid,
+                      std::string debug_name);
+}  // namespace detail
 
 enum class Priority { immediate, before_next_event };
 
@@ -37,7 +51,8 @@ class Isolate {
   // run again. `Entry` is a plain function or a capture-less lambda taking
   // one argument `T`, decoded from `message`. Returns once the entry runs
   // (or, with `paused`, once the worker is ready). Throws IsolateSpawnError.
-  // Defined in <isolated/spawn.hpp>.
+  // Defined in <isolated/spawn.hpp>, which <isolated/isolated.hpp> and
+  // <isolated/worker.hpp> include.
   template <class Entry, class Arg>
   static Isolate spawn(Entry entry, Arg&& message, SpawnOptions options = {});
 
@@ -100,8 +115,12 @@ class Isolate {
   // Whether an uncaught error ends the isolate. Needs the terminate capability.
   void set_errors_fatal(bool fatal) const;
 
-  // The isolate's debug name and process id, read from its inbox; "" and 0
-  // once it has ended.
+  // The isolate's debug name and process id. A handle (and its copies) keeps
+  // them once it knew them, also after the isolate ended, so a log line about
+  // an isolate that crashed can still name it: a handle from spawn knows them
+  // from the start; one made from a control port reads them from the
+  // isolate's inbox while it lives. A handle that never knew them says "" and
+  // 0 once the isolate has ended.
   std::string debug_name() const;
   int pid() const;
 
@@ -131,10 +150,16 @@ class Isolate {
   }
   void send_control_with_response(Command command, const SendPort& port,
                                   const std::vector<std::byte>& response, bool immediate) const;
+  // The pid (0: not known) and debug name, read from the isolate's inbox
+  // first if this handle does not know them yet and the isolate still lives.
+  std::pair<int, std::string> known_facts() const;
+
+  friend Isolate detail::known_isolate(SendPort, Capability, Capability, int, std::string);
 
   SendPort control_port_;
   std::optional<Capability> pause_;
   std::optional<Capability> terminate_;
+  std::shared_ptr<detail::IsolateFacts> facts_;
 };
 
 }  // namespace isolated

@@ -24,6 +24,7 @@
 #include <isolated/receive_port.hpp>
 #include <isolated/send.hpp>
 #include <isolated/send_port.hpp>
+#include <isolated/spawn.hpp>
 
 #include <string>
 #include <vector>

@@ -1,4 +1,6 @@
-// Isolate::spawn and Isolate::spawn_uri: the spawning side (DESIGN §2).
+// Isolate::spawn and Isolate::spawn_uri (DESIGN §2). The templates encode the
+// message here; the spawning itself is done by isolated::isolated, which
+// isolated::init installs in this package (see detail::spawn_isolate below).
 #pragma once
 
 #include <isolated/detail/encode.hpp>
@@ -14,12 +16,16 @@
 namespace isolated::detail {
 
 // Starts a worker running `entry` with the encoded `message`; returns once it
-// runs (or is ready, when paused). Throws IsolateSpawnError.
+// runs (or is ready, when paused). Throws IsolateSpawnError, also when this
+// process cannot spawn: the spawning side (isolated::isolated) is installed
+// by isolated::init, so a worker binary, which links isolated::worker only,
+// or a program that never called init, gets an error that says so.
 Isolate spawn_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                       const SpawnOptions& options);
 
 // Starts the worker binary at `path` (checked first) running its
-// ISOLATED_WORKER_MAIN with `args` and the encoded `message`.
+// ISOLATED_WORKER_MAIN with `args` and the encoded `message`. Throws as
+// spawn_isolate does.
 Isolate spawn_uri_isolate(const std::string& path, const std::vector<std::string>& args,
                           std::span<const std::byte> message, const SpawnOptions& options);
 
