@@ -13,7 +13,7 @@ namespace isolated {
 namespace {
 
 detail::RunnerCore& require(const std::shared_ptr<detail::RunnerCore>& core) {
-  if (!core) throw Error("this IsolateRunner was moved from (or handed to a LoadBalancer)");
+  if (!core) throw UsageError("this IsolateRunner was moved from (or handed to a LoadBalancer)");
   return *core;
 }
 

@@ -14,7 +14,7 @@
 namespace isolated {
 
 LoadBalancer LoadBalancer::create_with(std::size_t n, std::function<IsolateRunner()> factory) {
-  if (n == 0) throw std::invalid_argument("LoadBalancer::create: a pool needs at least 1 runner");
+  if (n == 0) throw UsageError("LoadBalancer::create: a pool needs at least 1 runner");
   // In parallel: each start waits for its worker's handshake.
   std::vector<std::future<IsolateRunner>> starting;
   starting.reserve(n);
@@ -53,7 +53,7 @@ LoadBalancer::~LoadBalancer() { close(); }
 
 void LoadBalancer::check_load(int load) {
   if (load < 0) {
-    throw std::invalid_argument("LoadBalancer: a task's load must not be negative (got " +
+    throw UsageError("LoadBalancer: a task's load must not be negative (got " +
                                 std::to_string(load) + ")");
   }
 }
@@ -69,7 +69,7 @@ detail::CancelTask LoadBalancer::submit(detail::RunnerTask task, int load,
 
 void LoadBalancer::submit_multiple(detail::RunnerTask task, int load,
                                    std::vector<detail::RunnerDone> dones) {
-  if (!pool_) throw Error("run_multiple() on a moved-from LoadBalancer");
+  if (!pool_) throw UsageError("run_multiple() on a moved-from LoadBalancer");
   pool_->submit_multiple(std::move(task), load, std::move(dones));
 }
 

@@ -155,7 +155,7 @@ void Pool::submit_multiple(RunnerTask task, int load, std::vector<RunnerDone> do
   {
     std::lock_guard lock(mutex_);
     if (dones.size() > slots_.size()) {
-      throw std::invalid_argument("LoadBalancer::run_multiple: " + std::to_string(dones.size()) +
+      throw UsageError("LoadBalancer::run_multiple: " + std::to_string(dones.size()) +
                                   " runners asked for, the pool has " +
                                   std::to_string(slots_.size()));
     }

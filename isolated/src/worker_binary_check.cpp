@@ -1,5 +1,7 @@
 #include "worker_binary_check.hpp"
 
+#include "common/src/os/syscall.hpp"
+#include "common/src/os/unique_fd.hpp"
 #include "worker/src/elf_file.hpp"
 
 #include <isolated/error.hpp>
@@ -28,11 +30,10 @@ void check_worker_binary(const std::string& path) {
   if (::stat(path.c_str(), &info) != 0) refuse(std::strerror(errno));
   if (!S_ISREG(info.st_mode)) refuse("it is not a regular file");
   if (::access(path.c_str(), X_OK) != 0) refuse("it is not executable (chmod +x it)");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) refuse(std::strerror(errno));
-  const auto file = ElfFile::read(fd, static_cast<std::uint64_t>(info.st_size));
+  const UniqueFd fd(retry_on_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }));
+  if (!fd) refuse(std::strerror(errno));
+  const auto file = ElfFile::read(fd.get(), static_cast<std::uint64_t>(info.st_size));
   const bool is_worker = file && file->has_section(kMarkerSection);
-  ::close(fd);
   if (!file) refuse("it is not an ELF executable of this machine");
   if (!is_worker) {
     refuse("it is not a worker binary (a program built with ISOLATED_WORKER_MAIN and linked "

@@ -64,8 +64,8 @@ TEST_CASE("malformed names and invalid ports are refused with a reason", "[name_
   ReceivePort port;
   for (const std::string& bad : std::vector<std::string>{"", ".hidden", "a/b", "white space",
                                                         std::string(201, 'x')}) {
-    CHECK_THROWS_AS(name_server::register_port(port.send_port(), bad), std::invalid_argument);
-    CHECK_THROWS_AS(name_server::lookup(bad), std::invalid_argument);
+    CHECK_THROWS_AS(name_server::register_port(port.send_port(), bad), UsageError);
+    CHECK_THROWS_AS(name_server::lookup(bad), UsageError);
   }
   CHECK_THROWS_WITH(name_server::register_port(SendPort(), unique_name("invalid")),
                     Catch::Contains("invalid port"));

@@ -252,7 +252,7 @@ TEST_CASE("the least loaded runner gets the task, ties go to the lowest index",
   REQUIRE(ready(again));
   CHECK(again.get() == first);
 
-  CHECK_THROWS_AS(pool.run(&my_pid, 0, -1), std::invalid_argument);
+  CHECK_THROWS_AS(pool.run(&my_pid, 0, -1), UsageError);
   pool.close();
   pool.close();  // idempotent
   CHECK(pool.size() == 0);
@@ -265,8 +265,8 @@ TEST_CASE("run_multiple runs on distinct runners", "[pool][balancer]") {
   CHECK(pids_of(futures).size() == 3);
   auto two = pool.run_multiple(2, &my_pid, 0);
   CHECK(pids_of(two).size() == 2);
-  CHECK_THROWS_AS(pool.run_multiple(4, &my_pid, 0), std::invalid_argument);
-  CHECK_THROWS_AS(pool.run_multiple(1, &my_pid, 0, -5), std::invalid_argument);
+  CHECK_THROWS_AS(pool.run_multiple(4, &my_pid, 0), UsageError);
+  CHECK_THROWS_AS(pool.run_multiple(1, &my_pid, 0, -5), UsageError);
 }
 
 TEST_CASE("100,000 tiny tasks through a pool of 4, every result checked", "[pool][balancer]") {

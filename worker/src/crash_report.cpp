@@ -6,6 +6,7 @@
 
 #include "modules.hpp"
 #include "common/src/os/syscall.hpp"
+#include "common/src/os/unique_fd.hpp"
 
 #include <isolated/error.hpp>
 
@@ -312,13 +313,13 @@ class ElfSymbols {
     // only regular files (a FIFO or a device named by the child must not
     // block or feed us), never a controlling terminal.
     if (path.empty() || path.front() != '/') return symbols;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return symbols;
+    const UniqueFd fd(retry_on_eintr(
+        [&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); }));
+    if (!fd) return symbols;
     struct stat status {};
-    if (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode)) {
-      symbols.read_tables(fd, static_cast<std::uint64_t>(status.st_size));
+    if (::fstat(fd.get(), &status) == 0 && S_ISREG(status.st_mode)) {
+      symbols.read_tables(fd.get(), static_cast<std::uint64_t>(status.st_size));
     }
-    ::close(fd);
     return symbols;
   }
 

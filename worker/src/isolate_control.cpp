@@ -40,7 +40,7 @@ void send_command(const SendPort& control_port, const T&... parts) {
 
 const Capability& required(const std::optional<Capability>& capability, const char* what) {
   if (!capability) {
-    throw Error(std::string("this Isolate handle has no ") + what +
+    throw UsageError(std::string("this Isolate handle has no ") + what +
                 " capability, so the isolate would ignore the command");
   }
   return *capability;

@@ -56,7 +56,7 @@ CodeAddress locate_code(const void* address) {
   if (!search.found) {
     char text[32];
     std::snprintf(text, sizeof text, "%p", address);
-    throw Error(std::string("no loaded module contains the code address ") + text);
+    throw UsageError(std::string("no loaded module contains the code address ") + text);
   }
   return search.result;
 }

@@ -5,6 +5,8 @@
 #include <isolated/name_server.hpp>
 
 #include "common/src/os/process_identity.hpp"
+#include "common/src/os/syscall.hpp"
+#include "common/src/os/unique_fd.hpp"
 
 #include <isolated/detail/encode.hpp>
 #include <isolated/error.hpp>
@@ -19,7 +21,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -28,7 +29,11 @@
 namespace isolated::name_server {
 namespace {
 
+using detail::checked;
 using detail::ProcessIdentity;
+using detail::retry_on_eintr;
+using detail::throw_system_error;
+using detail::UniqueFd;
 
 constexpr std::size_t kMaxNameBytes = 200;
 constexpr std::size_t kMaxEntryBytes = 1024;  // an inbox name is at most 255 bytes
@@ -37,15 +42,13 @@ constexpr std::chrono::seconds kLockTimeout{5};
 // [owner pid, owner start time, inbox name, port id]
 using Entry = std::tuple<int, std::uint64_t, std::string, std::uint64_t>;
 
-std::string os_error(const std::string& what) { return what + ": " + std::strerror(errno); }
-
 void check_name(std::string_view name) {
   const bool well_formed =
       !name.empty() && name.size() <= kMaxNameBytes && name.front() != '.' &&
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
           std::string_view::npos;
   if (!well_formed) {
-    throw std::invalid_argument("name_server: \"" + std::string(name) +
+    throw UsageError("name_server: \"" + std::string(name) +
                                 "\" is not a valid name (1 to 200 characters of A-Z a-z 0-9 . _ -, "
                                 "not starting with '.')");
   }
@@ -55,28 +58,25 @@ void check_name(std::string_view name) {
 class LockedRegistry {
  public:
   LockedRegistry() : path_("/dev/shm/isolated-names." + std::to_string(::geteuid())) {
-    if (::mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw Error(os_error("name_server: cannot create " + path_));
+    if (retry_on_eintr([&] { return ::mkdir(path_.c_str(), 0700); }) != 0 && errno != EEXIST) {
+      throw_system_error("name_server: cannot create " + path_, errno);
     }
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd_ < 0) throw Error(os_error("name_server: cannot open " + path_));
+    directory_ = UniqueFd(checked("name_server: cannot open " + path_, [&] {
+      return ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }));
     struct stat info {};
-    if (::fstat(fd_, &info) != 0 || info.st_uid != ::geteuid() || (info.st_mode & 077) != 0) {
-      ::close(fd_);
-      throw Error("name_server: " + path_ +
-                  " is not a private directory of this user; remove it, or make it yours "
-                  "with mode 0700");
+    if (::fstat(directory_.get(), &info) != 0 || info.st_uid != ::geteuid() ||
+        (info.st_mode & 077) != 0) {
+      throw NameServerError("name_server: " + path_ +
+                            " is not a private directory of this user; remove it, or make it "
+                            "yours with mode 0700");
     }
     // Held for microseconds; a holder that is stopped (SIGSTOP) or stuck
     // must not hang every name server call of this user.
     const auto deadline = std::chrono::steady_clock::now() + kLockTimeout;
-    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR) {
-        ::close(fd_);
-        throw Error(os_error("name_server: cannot lock " + path_));
-      }
+    while (retry_on_eintr([&] { return ::flock(directory_.get(), LOCK_EX | LOCK_NB); }) != 0) {
+      if (errno != EWOULDBLOCK) throw_system_error("name_server: cannot lock " + path_, errno);
       if (std::chrono::steady_clock::now() >= deadline) {
-        ::close(fd_);
         throw TimeoutError("name_server: " + path_ + " stayed locked for " +
                            std::to_string(kLockTimeout.count()) +
                            " s; a process holding it may be stopped");
@@ -84,21 +84,20 @@ class LockedRegistry {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  LockedRegistry(const LockedRegistry&) = delete;
-  LockedRegistry& operator=(const LockedRegistry&) = delete;
-  ~LockedRegistry() { ::close(fd_); }  // and the lock with it
+  // Closing the directory releases the lock.
 
   // The entry under `name`; nothing if there is none or it is unreadable.
   std::optional<Entry> read(std::string_view name) const {
-    const int fd = ::openat(fd_, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
+    const UniqueFd file(retry_on_eintr([&] {
+      return ::openat(directory_.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }));
+    if (!file) return std::nullopt;
     std::vector<std::byte> bytes(kMaxEntryBytes);
     struct stat info {};
     ssize_t length = -1;
-    if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_uid == ::geteuid()) {
-      length = ::read(fd, bytes.data(), bytes.size());
+    if (::fstat(file.get(), &info) == 0 && S_ISREG(info.st_mode) && info.st_uid == ::geteuid()) {
+      length = retry_on_eintr([&] { return ::read(file.get(), bytes.data(), bytes.size()); });
     }
-    ::close(fd);
     if (length <= 0) return std::nullopt;
     bytes.resize(static_cast<std::size_t>(length));
     try {
@@ -110,7 +109,7 @@ class LockedRegistry {
 
   bool exists(std::string_view name) const {
     struct stat info {};
-    return ::fstatat(fd_, std::string(name).c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0;
+    return ::fstatat(directory_.get(), std::string(name).c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0;
   }
 
   // Writes the entry under a temporary name, then gives it its name: a
@@ -119,24 +118,35 @@ class LockedRegistry {
     std::vector<std::byte> bytes;
     detail::encode(entry, bytes);
     const std::string temporary = ".new." + std::to_string(::getpid());
-    ::unlinkat(fd_, temporary.c_str(), 0);
-    const int fd = ::openat(fd_, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw Error(os_error("name_server: cannot write in " + path_));
-    const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-    ::close(fd);
-    if (!written || ::renameat(fd_, temporary.c_str(), fd_, std::string(name).c_str()) != 0) {
-      ::unlinkat(fd_, temporary.c_str(), 0);
-      throw Error(os_error("name_server: cannot register a name in " + path_));
+    ::unlinkat(directory_.get(), temporary.c_str(), 0);
+    {
+      const UniqueFd file(checked("name_server: cannot write in " + path_, [&] {
+        return ::openat(directory_.get(), temporary.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      }));
+      const ssize_t written =
+          retry_on_eintr([&] { return ::write(file.get(), bytes.data(), bytes.size()); });
+      if (written != static_cast<ssize_t>(bytes.size())) {
+        const int error = written < 0 ? errno : ENOSPC;
+        ::unlinkat(directory_.get(), temporary.c_str(), 0);
+        throw_system_error("name_server: cannot write an entry in " + path_, error);
+      }
+    }
+    if (::renameat(directory_.get(), temporary.c_str(), directory_.get(),
+                   std::string(name).c_str()) != 0) {
+      const int error = errno;
+      ::unlinkat(directory_.get(), temporary.c_str(), 0);
+      throw_system_error("name_server: cannot register a name in " + path_, error);
     }
   }
 
   bool erase(std::string_view name) {
-    return ::unlinkat(fd_, std::string(name).c_str(), 0) == 0;
+    return ::unlinkat(directory_.get(), std::string(name).c_str(), 0) == 0;
   }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd directory_;
 };
 
 bool owner_alive(const Entry& entry) {
@@ -147,9 +157,9 @@ bool owner_alive(const Entry& entry) {
 
 bool register_port(const SendPort& port, std::string_view name) {
   check_name(name);
-  if (!port.valid()) throw std::invalid_argument("name_server: cannot register an invalid port");
+  if (!port.valid()) throw UsageError("name_server: cannot register an invalid port");
   const auto self = detail::identify_process(::getpid());
-  if (!self) throw Error("name_server: cannot read this process's start time from /proc");
+  if (!self) throw NameServerError("name_server: cannot read this process's start time from /proc");
   LockedRegistry registry;
   if (const auto existing = registry.read(name); existing && owner_alive(*existing)) return false;
   registry.write(name, Entry{self->pid, self->start_time, port.inbox_name(), port.port_id()});

@@ -34,7 +34,7 @@ Inbox::Options inbox_options(const RuntimeConfig& config) {
 }  // namespace
 
 Runtime& Runtime::start(RuntimeConfig config) {
-  if (the_runtime.load() != nullptr) throw Error("isolated::init was called twice");
+  if (the_runtime.load() != nullptr) throw UsageError("isolated::init was called twice");
   auto* runtime = new Runtime(std::move(config));
   the_runtime.store(runtime);
   runtime->service_thread_ = std::thread([runtime] { runtime->service_loop(); });
@@ -46,7 +46,7 @@ Runtime* Runtime::current() noexcept { return the_runtime.load(); }
 Runtime& Runtime::require() {
   Runtime* runtime = current();
   if (runtime == nullptr) {
-    throw Error(
+    throw UsageError(
         "isolated: this process has no isolate runtime; call isolated::init(argc, argv) first "
         "thing in main");
   }
@@ -165,7 +165,7 @@ void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
 }
 
 bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind) {
-  if (!port.valid()) throw Error("cannot send to an invalid SendPort (default-constructed)");
+  if (!port.valid()) throw UsageError("cannot send to an invalid SendPort (default-constructed)");
   if (port.inbox_name() == inbox_.name()) {
     // A port of this very isolate: no lane needed.
     Message message = Message::decode(bytes);

@@ -37,7 +37,7 @@ BootRecord read_boot_record(std::string_view name) {
   segment.unlink();  // the name has done its job
   std::uint64_t length = 0;
   std::memcpy(&length, segment.data(), sizeof length);
-  if (length > segment.size() - sizeof length) throw Error("boot record longer than its segment");
+  if (length > segment.size() - sizeof length) throw DecodeError("boot record longer than its segment");
   const Message message =
       Message::decode(std::span<const std::byte>(segment.data() + sizeof length, length));
   return message.as<BootRecord>();
@@ -92,7 +92,7 @@ std::function<void(Message)> entry_of(const BootRecord& boot) {
     case EntryKind::runner_service:
       return [](Message argument) { serve_runner(argument.as<SendPort>()); };
   }
-  throw Error("unknown entry kind " + std::to_string(boot.entry_kind));
+  throw DecodeError("unknown entry kind " + std::to_string(boot.entry_kind));
 }
 
 }  // namespace

@@ -1,6 +1,24 @@
 // The one error hierarchy of isolated. Every error the library throws derives
 // from isolated::Error, and its what() says what happened, to which isolate or
-// segment, and what the caller can do about it.
+// segment, and what the caller can do about it. The library throws no other
+// exception type of its own; what escapes it otherwise is the standard
+// library's (std::bad_alloc when memory runs out in this process).
+//
+//   Error
+//   ├── UsageError          the calling code used the API wrongly: fix the call
+//   ├── SystemError         a system call failed unexpectedly (call name, errno)
+//   ├── ResourceExhausted   a limit was reached: /dev/shm full, descriptors,
+//   │                       processes, lane slots; retry later or raise it
+//   ├── TransportError      shared memory of a peer could not be used (gone,
+//   │                       not ours, or not in the expected layout)
+//   ├── DecodeError         bytes that are not a well-formed message
+//   ├── MessageTypeError    a message read as a type it does not hold
+//   ├── NameServerError     the per-user name registry cannot be used
+//   ├── IsolateSpawnError   a worker could not be started
+//   ├── IsolateExited       an isolate ended before its result
+//   ├── RemoteError         an exception thrown in another isolate
+//   ├── PortClosed          the port is closed
+//   └── TimeoutError        a wait ran out of time
 #pragma once
 
 #include <optional>
@@ -12,6 +30,55 @@ namespace isolated {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// The API was used in a way it does not allow: an invalid argument (a pool of
+// 0 runners, a negative load, a malformed name), or a call in the wrong state
+// (init twice, a moved-from handle, a second materialize).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A system call failed for a reason the library does not expect. what() names
+// the call; code() is its errno.
+class SystemError : public Error {
+ public:
+  SystemError(const std::string& what, int code) : Error(what), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// A limit of the machine or of the library was reached: /dev/shm is full
+// (ENOSPC), this process has no descriptor left (EMFILE), the user may start
+// no more processes (RLIMIT_NPROC), an inbox has no free lane slot. what()
+// names the limit and how to raise it.
+class ResourceExhausted : public Error {
+ public:
+  using Error::Error;
+};
+
+// Shared memory that a peer made could not be used: it is gone, not a segment
+// of this library, of another user, or not in the layout this build reads.
+class TransportError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Bytes that are not a well-formed message (truncated or corrupt msgpack, an
+// unknown extension, a reference to something the message does not carry).
+class DecodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The per-user name registry (name_server) cannot be used: its directory is
+// not a private one of this user, or its lock could not be taken in time.
+class NameServerError : public Error {
+ public:
+  using Error::Error;
 };
 
 // An exception thrown inside another isolate, carried back with its type name,

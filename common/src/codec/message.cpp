@@ -50,7 +50,7 @@ std::string_view to_string(MessageKind kind) noexcept {
 namespace {
 
 [[noreturn]] void malformed(const std::string& why) {
-  throw Error("malformed message: " + why);
+  throw DecodeError("malformed message: " + why);
 }
 
 // ---------------------------------------------------------------------------

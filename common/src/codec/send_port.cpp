@@ -9,7 +9,7 @@ namespace isolated {
 SendPort::SendPort(std::string inbox_name, std::uint64_t port_id)
     : inbox_name_(std::move(inbox_name)), port_id_(port_id) {
   if (inbox_name_.size() > kMaxInboxNameBytes || inbox_name_.find('\0') != std::string::npos) {
-    throw Error("'" + inbox_name_ + "' cannot name an inbox: inbox names are at most " +
+    throw UsageError("'" + inbox_name_ + "' cannot name an inbox: inbox names are at most " +
                 std::to_string(kMaxInboxNameBytes) + " bytes and contain no NUL");
   }
 }

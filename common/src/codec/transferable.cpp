@@ -126,7 +126,7 @@ TransferableTypedData TransferableTypedData::from(std::span<const std::uint8_t> 
 
 ByteBuffer TransferableTypedData::materialize() {
   if (empty()) {
-    throw Error(
+    throw UsageError(
         "materialize() on an empty TransferableTypedData: it was materialized or sent already "
         "(a block can be materialized once)");
   }
@@ -141,7 +141,7 @@ ByteBuffer TransferableTypedData::materialize() {
 
 detail::TransferableRef TransferableTypedData::ref() const {
   if (empty()) {
-    throw Error(
+    throw UsageError(
         "cannot send an empty TransferableTypedData: it was sent or materialized already");
   }
   if (!block_->named) {
@@ -207,13 +207,13 @@ class TransferTable {
   TransferableTypedData take(const TransferableRef& ref) {
     std::lock_guard lock(mutex_);
     const auto found = blocks_.find(ref.segment_name);
-    if (found == blocks_.end()) throw Error("this message carries no such TransferableTypedData");
+    if (found == blocks_.end()) throw DecodeError("this message carries no such TransferableTypedData");
     Entry& entry = found->second;
     if (!entry.failure.empty()) {
-      throw Error("the block of this TransferableTypedData is lost: " + entry.failure);
+      throw TransportError("the block of this TransferableTypedData is lost: " + entry.failure);
     }
     if (!entry.block) {
-      throw Error("the TransferableTypedData in this message was taken already (once only)");
+      throw UsageError("the TransferableTypedData in this message was taken already (once only)");
     }
     return TransferableAccess::make(std::move(entry.block));
   }

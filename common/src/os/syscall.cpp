@@ -4,12 +4,21 @@
 
 #include <signal.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace isolated::detail {
 
 void throw_system_error(std::string_view what, int err) {
-  throw Error(std::string(what) + ": " + std::strerror(err));
+  std::string message = std::string(what) + ": " + std::strerror(err);
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT: throw ResourceExhausted(message + " (is /dev/shm full?)");
+    case EMFILE:
+    case ENFILE: throw ResourceExhausted(message + " (raise the descriptor limit: ulimit -n)");
+    case ENOMEM: throw ResourceExhausted(message);
+    default: throw SystemError(message, err);
+  }
 }
 
 bool process_exists(int pid) noexcept {

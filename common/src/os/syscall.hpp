@@ -1,5 +1,8 @@
 // The one wrapper for system calls: EINTR is retried here and nowhere else,
-// and failures become isolated::Error with the call's name and strerror.
+// and failures become an isolated::Error with the call's name and strerror:
+// ResourceExhausted when a limit was reached (ENOSPC, EDQUOT, EMFILE, ENFILE,
+// ENOMEM), SystemError otherwise. Descriptors are owned by UniqueFd
+// (unique_fd.hpp).
 #pragma once
 
 #include <cerrno>
@@ -8,7 +11,8 @@
 
 namespace isolated::detail {
 
-// Throws isolated::Error("<what>: <strerror(err)>").
+// Throws "<what>: <strerror(err)>" as ResourceExhausted or SystemError (see
+// above).
 [[noreturn]] void throw_system_error(std::string_view what, int err);
 
 // Calls `call` until it does not fail with EINTR. Returns its last result; on

@@ -1,5 +1,7 @@
 #include "segment.hpp"
 
+#include "common/src/os/syscall.hpp"
+
 #include <isolated/error.hpp>
 
 #include <boost/interprocess/mapped_region.hpp>
@@ -63,10 +65,10 @@ Segment Segment::create(SegmentKind kind, std::size_t size) {
 }
 
 Segment Segment::create_named(std::string name, SegmentKind kind, std::size_t size) {
-  if (size == 0) throw Error("cannot create an empty shared-memory segment");
+  if (size == 0) throw UsageError("cannot create an empty shared-memory segment");
   const auto parsed = parse_segment_name(name);
   if (!parsed || parsed->kind != kind) {
-    throw Error("refusing to create shared-memory segment '" + name + "': not a name of the form "
+    throw TransportError("refusing to create shared-memory segment '" + name + "': not a name of the form "
                 "/isolated.<root pid>.<random>.<kind> for this kind");
   }
   try {
@@ -81,19 +83,22 @@ Segment Segment::create_named(std::string name, SegmentKind kind, std::size_t si
       throw;
     }
   } catch (const bip::interprocess_exception& e) {
-    throw Error("cannot create shared-memory segment " + name + " of " + std::to_string(size) +
-                " bytes: " + e.what() + " (is /dev/shm full?)");
+    const std::string what =
+        "cannot create shared-memory segment " + name + " of " + std::to_string(size) + " bytes";
+    // A limit (a full /dev/shm, no descriptor left) is ResourceExhausted.
+    if (const int error = e.get_native_error(); error != 0) throw_system_error(what, error);
+    throw SystemError(what + ": " + e.what(), 0);
   }
 }
 
 Segment Segment::open(std::string_view name, SegmentKind expected_kind, std::size_t min_size) {
   const auto parsed = parse_segment_name(name);
   if (!parsed) {
-    throw Error("refusing to open shared-memory segment '" + std::string(name) +
+    throw TransportError("refusing to open shared-memory segment '" + std::string(name) +
                 "': not a name of the form /isolated.<root pid>.<random>.<kind>");
   }
   if (parsed->kind != expected_kind) {
-    throw Error("refusing to open shared-memory segment '" + std::string(name) + "': expected a segment of kind " +
+    throw TransportError("refusing to open shared-memory segment '" + std::string(name) + "': expected a segment of kind " +
                 std::string(to_string(expected_kind)));
   }
   std::string full_name = shm_object_name(name);
@@ -101,13 +106,13 @@ Segment Segment::open(std::string_view name, SegmentKind expected_kind, std::siz
     bip::shared_memory_object object(bip::open_only, full_name.c_str(), bip::read_write);
     bip::offset_t size = 0;
     if (!object.get_size(size) || static_cast<std::size_t>(size) < min_size || size == 0) {
-      throw Error("shared-memory segment " + full_name + " is " + std::to_string(size) +
+      throw TransportError("shared-memory segment " + full_name + " is " + std::to_string(size) +
                   " bytes, smaller than the " + std::to_string(min_size) + " it must hold");
     }
     auto mapping = std::make_unique<Mapping>(Mapping{bip::mapped_region(object, bip::read_write)});
     return Segment(std::move(full_name), std::move(mapping), false);
   } catch (const bip::interprocess_exception& e) {
-    throw Error("cannot open shared-memory segment " + full_name + ": " + e.what());
+    throw TransportError("cannot open shared-memory segment " + full_name + ": " + e.what());
   }
 }
 

@@ -14,6 +14,8 @@
 // reader only as long as the reading takes.
 #pragma once
 
+#include "common/src/os/unique_fd.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -24,12 +26,6 @@ namespace isolated::detail {
 
 class SegmentReader {
  public:
-  SegmentReader(SegmentReader&& other) noexcept;
-  SegmentReader& operator=(SegmentReader&& other) noexcept;
-  SegmentReader(const SegmentReader&) = delete;
-  SegmentReader& operator=(const SegmentReader&) = delete;
-  ~SegmentReader();
-
   // Opens the segment `name` (of the form shm/names.hpp describes) read-only.
   // Throws isolated::Error if the name is not of that form, if it does not
   // exist (any more), or if it is not a regular file of this user.
@@ -52,10 +48,10 @@ class SegmentReader {
   void read_exactly(std::uint64_t offset, std::span<std::byte> out) const;
 
  private:
-  SegmentReader(int descriptor, std::size_t size) noexcept : descriptor_(descriptor), size_(size) {}
-  static SegmentReader checked(int descriptor, const std::string& what);
+  explicit SegmentReader(UniqueFd descriptor) noexcept : descriptor_(std::move(descriptor)) {}
+  static SegmentReader checked(UniqueFd descriptor, const std::string& what);
 
-  int descriptor_ = -1;
+  UniqueFd descriptor_;
   std::size_t size_ = 0;
 };
 

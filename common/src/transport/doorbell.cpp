@@ -25,16 +25,16 @@ DoorbellHeader* initialize_doorbell(std::byte* memory, std::uint32_t slot_count,
 
 DoorbellHeader* checked_doorbell(std::byte* memory, std::size_t segment_size) {
   if (segment_size < kDoorbellSlotsOffset) {
-    throw Error("inbox segment of " + std::to_string(segment_size) + " bytes is too small");
+    throw TransportError("inbox segment of " + std::to_string(segment_size) + " bytes is too small");
   }
   auto* header = std::launder(reinterpret_cast<DoorbellHeader*>(memory));
   if (header->magic != kDoorbellMagic || header->layout_version != kDoorbellLayoutVersion) {
-    throw Error("segment is not an inbox of this layout version (bad magic or version)");
+    throw TransportError("segment is not an inbox of this layout version (bad magic or version)");
   }
   const std::uint32_t slot_count = header->slot_count;
   if (slot_count == 0 || slot_count > kMaxSlotCount ||
       doorbell_bytes(slot_count) > segment_size) {
-    throw Error("inbox declares " + std::to_string(slot_count) +
+    throw TransportError("inbox declares " + std::to_string(slot_count) +
                 " lane slots that its segment cannot hold");
   }
   return header;
@@ -48,7 +48,7 @@ MappedDoorbell MappedDoorbell::check(Segment segment) {
   doorbell.slot_count = doorbell.header->slot_count;
   if (doorbell.slot_count == 0 || doorbell.slot_count > kMaxSlotCount ||
       doorbell_bytes(doorbell.slot_count) > segment.size()) {
-    throw Error("inbox changed its lane slot count while being checked");
+    throw TransportError("inbox changed its lane slot count while being checked");
   }
   doorbell.segment = std::move(segment);
   return doorbell;

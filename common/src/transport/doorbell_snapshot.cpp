@@ -55,15 +55,15 @@ LaneSlotSnapshot parse_slot(std::span<const std::byte> bytes, std::uint32_t inde
 
 DoorbellSnapshot parse_doorbell_snapshot(std::span<const std::byte> bytes) {
   if (bytes.size() < kDoorbellSlotsOffset) {
-    throw Error("truncated: " + std::to_string(bytes.size()) + " bytes, a doorbell header needs " +
+    throw TransportError("truncated: " + std::to_string(bytes.size()) + " bytes, a doorbell header needs " +
                 std::to_string(kDoorbellSlotsOffset));
   }
   if (field_at<std::uint64_t>(bytes, offsetof(DoorbellHeader, magic)) != kDoorbellMagic) {
-    throw Error("bad magic: not a doorbell");
+    throw TransportError("bad magic: not a doorbell");
   }
   const auto version = field_at<std::uint32_t>(bytes, offsetof(DoorbellHeader, layout_version));
   if (version != kDoorbellLayoutVersion) {
-    throw Error("layout version " + std::to_string(version) + ", this build reads version " +
+    throw TransportError("layout version " + std::to_string(version) + ", this build reads version " +
                 std::to_string(kDoorbellLayoutVersion));
   }
 
@@ -71,7 +71,7 @@ DoorbellSnapshot parse_doorbell_snapshot(std::span<const std::byte> bytes) {
   doorbell.slot_count = field_at<std::uint32_t>(bytes, offsetof(DoorbellHeader, slot_count));
   if (doorbell.slot_count == 0 || doorbell.slot_count > kMaxSlotCount ||
       doorbell_bytes(doorbell.slot_count) > bytes.size()) {
-    throw Error("declares " + std::to_string(doorbell.slot_count) + " lane slots, which " +
+    throw TransportError("declares " + std::to_string(doorbell.slot_count) + " lane slots, which " +
                 std::to_string(bytes.size()) + " bytes cannot hold");
   }
 
@@ -79,21 +79,21 @@ DoorbellSnapshot parse_doorbell_snapshot(std::span<const std::byte> bytes) {
   doorbell.root_pid = field_at<std::int32_t>(bytes, offsetof(DoorbellHeader, root_pid));
   doorbell.parent_pid = field_at<std::int32_t>(bytes, offsetof(DoorbellHeader, parent_pid));
   if (doorbell.owner_pid <= 0 || doorbell.root_pid <= 0 || doorbell.parent_pid < 0) {
-    throw Error("impossible pids: owner " + std::to_string(doorbell.owner_pid) + ", root " +
+    throw TransportError("impossible pids: owner " + std::to_string(doorbell.owner_pid) + ", root " +
                 std::to_string(doorbell.root_pid) + ", parent " +
                 std::to_string(doorbell.parent_pid));
   }
 
   const auto state = field_at<std::uint32_t>(bytes, offsetof(DoorbellHeader, state));
   if (state > static_cast<std::uint32_t>(InboxState::dead)) {
-    throw Error("unknown inbox state " + std::to_string(state));
+    throw TransportError("unknown inbox state " + std::to_string(state));
   }
   doorbell.state = static_cast<InboxState>(state);
 
   const auto name_length =
       field_at<std::uint32_t>(bytes, offsetof(DoorbellHeader, debug_name_length));
   if (name_length > kMaxDebugNameBytes) {
-    throw Error("debug name of " + std::to_string(name_length) + " bytes, at most " +
+    throw TransportError("debug name of " + std::to_string(name_length) + " bytes, at most " +
                 std::to_string(kMaxDebugNameBytes) + " fit");
   }
   doorbell.debug_name.assign(

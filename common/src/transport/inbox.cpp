@@ -44,7 +44,7 @@ std::chrono::nanoseconds Inbox::default_spin() {
 
 Inbox::Inbox(Options options) : options_(std::move(options)) {
   if (options_.slot_count == 0 || options_.slot_count > kMaxSlotCount) {
-    throw Error("an inbox needs between 1 and " + std::to_string(kMaxSlotCount) +
+    throw UsageError("an inbox needs between 1 and " + std::to_string(kMaxSlotCount) +
                 " lane slots, not " + std::to_string(options_.slot_count));
   }
   slot_count_ = options_.slot_count;

@@ -99,7 +99,7 @@ void LaneWriter::wait_until_drained(std::chrono::nanoseconds slice) noexcept {
 
 LaneReader::LaneReader(std::byte* memory, std::size_t segment_size) {
   if (segment_size < kLaneRingOffset) {
-    throw Error("lane segment of " + std::to_string(segment_size) + " bytes is too small");
+    throw TransportError("lane segment of " + std::to_string(segment_size) + " bytes is too small");
   }
   header_ = std::launder(reinterpret_cast<LaneHeader*>(memory));
   ring_ = memory + kLaneRingOffset;
@@ -107,11 +107,11 @@ LaneReader::LaneReader(std::byte* memory, std::size_t segment_size) {
   capacity_ = header_->capacity;
   producer_pid_ = header_->producer_pid;
   if (header_->magic != kLaneMagic || header_->layout_version != kLaneLayoutVersion) {
-    throw Error("segment is not a lane of this layout version (bad magic or version)");
+    throw TransportError("segment is not a lane of this layout version (bad magic or version)");
   }
   if (capacity_ < kMinLaneCapacity || capacity_ > kMaxLaneCapacity ||
       capacity_ % kFrameAlignment != 0 || lane_segment_bytes(capacity_) > segment_size) {
-    throw Error("lane declares a capacity of " + std::to_string(capacity_) +
+    throw TransportError("lane declares a capacity of " + std::to_string(capacity_) +
                 " bytes that its segment of " + std::to_string(segment_size) +
                 " bytes cannot hold");
   }

@@ -39,18 +39,18 @@ Indices read_indices(const SegmentReader& lane) {
 // The lane's capacity after checking its header against the segment.
 std::uint32_t checked_capacity(const SegmentReader& lane) {
   if (lane.size() < kLaneRingOffset) {
-    throw Error("lane segment of " + std::to_string(lane.size()) + " bytes is too small");
+    throw TransportError("lane segment of " + std::to_string(lane.size()) + " bytes is too small");
   }
   std::array<std::byte, kLaneRingOffset> header{};
   lane.read_exactly(0, header);
   if (field_at<std::uint64_t>(header, offsetof(LaneHeader, magic)) != kLaneMagic ||
       field_at<std::uint32_t>(header, offsetof(LaneHeader, layout_version)) != kLaneLayoutVersion) {
-    throw Error("not a lane of this layout version (bad magic or version)");
+    throw TransportError("not a lane of this layout version (bad magic or version)");
   }
   const auto capacity = field_at<std::uint32_t>(header, offsetof(LaneHeader, capacity));
   if (capacity < kMinLaneCapacity || capacity > kMaxLaneCapacity ||
       capacity % kFrameAlignment != 0 || lane_segment_bytes(capacity) > lane.size()) {
-    throw Error("lane declares a capacity of " + std::to_string(capacity) +
+    throw TransportError("lane declares a capacity of " + std::to_string(capacity) +
                 " bytes that its segment of " + std::to_string(lane.size()) + " bytes cannot hold");
   }
   return capacity;
@@ -118,7 +118,7 @@ LaneBacklog read_lane_backlog(const SegmentReader& lane) {
     if (now.read == indices.read || attempt == kAttempts) break;
     indices = now;
   }
-  throw Error("lane " + why);
+  throw TransportError("lane " + why);
 }
 
 }  // namespace isolated::detail

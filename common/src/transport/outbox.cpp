@@ -58,7 +58,7 @@ std::shared_ptr<Outbox::Connection> Outbox::connect(std::string_view inbox_name)
 std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inbox_name) {
   const auto parsed = parse_segment_name(inbox_name);
   if (!parsed || parsed->kind != SegmentKind::inbox) {
-    throw Error("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
+    throw UsageError("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
   }
   auto connection = std::make_shared<Connection>();
   Segment segment;
@@ -86,7 +86,7 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
     connection->slot = *slot;
     return connection;
   }
-  throw Error("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
+  throw ResourceExhausted("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
               std::to_string(connection->doorbell.slot_count) +
               " are taken by other sending processes); give the receiving isolate more slots");
 }

@@ -80,7 +80,7 @@ RunnerTask make_runner_task(F f, A&& argument) {
 template <class A>
 RunnerTask make_named_task(std::string_view exported_name, A&& argument) {
   if (exported_name.empty()) {
-    throw std::invalid_argument("isolated: run(name, arg) needs the name of an exported function");
+    throw UsageError("isolated: run(name, arg) needs the name of an exported function");
   }
   std::vector<std::byte> bytes;
   encode(argument, bytes);

@@ -42,7 +42,7 @@ class LoadBalancer {
   // Runs f(arg) on the runner with the lowest summed load (ties: the lowest
   // index), whose load grows by `load` until the future is ready. A task whose
   // runner dies fails with IsolateExited, unless options.retries allows it to
-  // run again on another runner. Throws std::invalid_argument for a negative
+  // run again on another runner. Throws isolated::UsageError for a negative
   // load.
   template <class F, class A>
   std::future<detail::run_result_t<F, A>> run(F f, A&& arg, int load = 100,
@@ -72,7 +72,7 @@ class LoadBalancer {
   }
 
   // Runs f(arg) once on each of the `count` least loaded runners, all
-  // distinct. Throws std::invalid_argument if count exceeds size() or the load
+  // distinct. Throws isolated::UsageError if count exceeds size() or the load
   // is negative.
   template <class F, class A>
   std::vector<std::future<detail::run_result_t<F, const A&>>> run_multiple(std::size_t count, F f,

@@ -15,7 +15,7 @@
 namespace isolated::name_server {
 
 // Registers `port` under `name`. False when the name is taken by a live
-// owner. Throws std::invalid_argument for a malformed name or an invalid
+// owner. Throws isolated::UsageError for a malformed name or an invalid
 // port, isolated::Error if the registry cannot be used (TimeoutError if
 // another process keeps it locked for seconds; lookup and remove too).
 bool register_port(const SendPort& port, std::string_view name);

@@ -58,7 +58,7 @@ template <class Stream>
 void pack_id_and_name_ext(msgpack::packer<Stream>& packer, std::int8_t type, std::uint64_t id,
                           std::string_view name, std::string_view what) {
   if (name.size() > kMaxExtNameBytes || name.find('\0') != std::string_view::npos) {
-    throw Error("cannot send " + std::string(what) + " with the name '" + std::string(name) +
+    throw UsageError("cannot send " + std::string(what) + " with the name '" + std::string(name) +
                 "': names are at most " + std::to_string(kMaxExtNameBytes) +
                 " bytes and contain no NUL");
   }

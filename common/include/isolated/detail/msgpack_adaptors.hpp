@@ -92,7 +92,7 @@ struct pack<isolated::detail::TransferableRef> {
   packer<Stream>& operator()(packer<Stream>& out,
                              const isolated::detail::TransferableRef& ref) const {
     if (ref.segment_name.empty()) {
-      throw isolated::Error("cannot send a TransferableTypedData that holds no block");
+      throw isolated::UsageError("cannot send a TransferableTypedData that holds no block");
     }
     isolated::detail::pack_id_and_name_ext(out, isolated::detail::kTransferableExt, ref.size,
                                            ref.segment_name, "a TransferableTypedData");
