@@ -65,7 +65,7 @@ Inbox::~Inbox() {
   if (header_ == nullptr) return;
   set_state(InboxState::dead);
   // Lanes registered but never attached would otherwise keep their names.
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  for (std::uint32_t i = 0, used = slots_in_use(*header_, slot_count_); i < used; ++i) {
     if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
       const auto name = slot_lane_name(slot(i));
       const auto parsed = parse_segment_name(name);
@@ -107,7 +107,7 @@ void Inbox::attach_new_lanes() {
   const std::uint32_t registrations = header_->registrations.load(std::memory_order_acquire);
   if (registrations == seen_registrations_) return;
   seen_registrations_ = registrations;
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  for (std::uint32_t i = 0, used = slots_in_use(*header_, slot_count_); i < used; ++i) {
     if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
       attach(i);
     }

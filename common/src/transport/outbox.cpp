@@ -88,7 +88,8 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
   }
   throw ResourceExhausted("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
               std::to_string(connection->doorbell.slot_count) +
-              " are taken by other sending processes); give the receiving isolate more slots");
+              " are taken by other sending processes: an inbox hears from at most that many processes "
+              "at once; a slot frees when its sender ends)");
 }
 
 SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
