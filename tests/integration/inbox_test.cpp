@@ -217,7 +217,9 @@ TEST_CASE("an inbox hears from hundreds of producer processes at once, and pays 
   for (std::uint16_t p = 0; p < kProducers; ++p) {
     children.push_back(ForkedProcess::start([&, p] {
       ::close(release[1]);
-      const int sent = produce(inbox.name(), p, kFrames, 64);
+      // The outbox (and with it the lane's slot) lives until the release.
+      Outbox outbox;
+      const int sent = produce_through(outbox, inbox.name(), p, kFrames, 64);
       char byte;
       while (::read(release[0], &byte, 1) < 0 && errno == EINTR) {
       }
