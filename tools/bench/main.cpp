@@ -1,6 +1,7 @@
 // isolated-bench: benchmark programs that print medians and ratios against
 // peers measured in the same run (never timed assertions in tests).
 //
+//   isolated-bench ports [--quick]
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
@@ -8,6 +9,7 @@
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
+#include "ports_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -104,7 +106,7 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench transport|transfer|pool [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench ports|transport|transfer|pool [--quick]\n");
 }
 
 }  // namespace
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
   const std::string_view what = argc > 1 ? argv[1] : "";
   const bool quick = argc > 2 && std::string_view(argv[2]) == "--quick";
   try {
+    if (what == "ports") return isolated::bench::ports(quick);
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);
