@@ -44,6 +44,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace isolated::detail {
@@ -216,6 +217,22 @@ class Runtime {
 
   std::thread service_thread_;
   std::thread event_thread_;  // the root's; a worker runs events on its main thread
+};
+
+// Holds a Runtime::expect_traffic() open while it lives.
+class ExpectedTraffic {
+ public:
+  explicit ExpectedTraffic(Runtime& runtime) : runtime_(&runtime) { runtime.expect_traffic(); }
+  ExpectedTraffic(ExpectedTraffic&& other) noexcept : runtime_(std::exchange(other.runtime_, nullptr)) {}
+  ExpectedTraffic& operator=(ExpectedTraffic&&) = delete;
+  ~ExpectedTraffic() { release(); }
+  // Closes the expectation now (once).
+  void release() noexcept {
+    if (runtime_ != nullptr) std::exchange(runtime_, nullptr)->done_expecting();
+  }
+
+ private:
+  Runtime* runtime_;
 };
 
 }  // namespace isolated::detail
