@@ -28,6 +28,10 @@ constexpr auto kServiceStepBack = std::chrono::milliseconds(100);
 // A parked waiter looks at its deadline and the lanes of ended producers at
 // least this often.
 constexpr auto kParkSlice = std::chrono::milliseconds(250);
+// The most frames one drain takes. A receiver that drains for itself gets its
+// message sooner, and a stream's messages are decoded while still in the
+// cache, not thousands at a time; what is left stays in the lanes.
+constexpr std::size_t kDrainBatch = 256;
 // The adaptive spin never goes below this: a spin that short costs nothing,
 // and it catches a reply that is already on its way.
 constexpr std::int64_t kMinSpinNs = 2000;
@@ -125,7 +129,7 @@ bool Runtime::port_open(std::uint64_t id) {
 
 std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
-  std::deque<Message>* queue = nullptr;
+  RingQueue<Message>* queue = nullptr;
   const auto has_message = [&] {
     const auto port = ports_.find(id);
     if (port == ports_.end()) throw PortClosed("the port is closed");
@@ -133,9 +137,7 @@ std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time
     return !queue->empty();
   };
   if (!await_locked(lock, has_message, deadline)) return std::nullopt;
-  Message message = std::move(queue->front());
-  queue->pop_front();
-  return message;
+  return queue->pop_front();
 }
 
 void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
@@ -146,8 +148,7 @@ void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
   port->second.listener = std::move(handler);
   // Messages that arrived before listen() become events, in order.
   while (!port->second.queue.empty()) {
-    events_.push_back(Event{id, std::move(port->second.queue.front()), {}});
-    port->second.queue.pop_front();
+    events_.push_back(Event{id, port->second.queue.pop_front(), {}});
   }
   if (!config_.is_worker) ensure_event_thread_locked();
   notify_waiters();
@@ -299,7 +300,7 @@ bool Runtime::drain_locked() {
     } else {
       drained_messages_.emplace_back(delivery.port, std::move(message));
     }
-  });
+  }, kDrainBatch);
   // Control first: it bypasses the message queues (DESIGN §3.4).
   for (const auto& command : drained_controls_) apply_control(command);
   if (!drained_messages_.empty()) dispatch(drained_messages_);

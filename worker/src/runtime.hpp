@@ -22,6 +22,7 @@
 // returned; a thread of the runtime in the root), and pause holds them back.
 #pragma once
 
+#include "ring_queue.hpp"
 #include "common/src/transport/inbox.hpp"
 #include "common/src/transport/outbox.hpp"
 
@@ -146,7 +147,7 @@ class Runtime {
 
   using DirectHandler = std::shared_ptr<const std::function<void(Message)>>;
   struct PortState {
-    std::deque<Message> queue;
+    RingQueue<Message> queue;
     std::function<void(Message)> listener;
     DirectHandler direct;  // set for a direct port: its messages skip the queue
   };

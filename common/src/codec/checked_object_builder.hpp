@@ -33,14 +33,6 @@ inline std::size_t object_zone_estimate(std::size_t length) {
   return std::clamp<std::size_t>(length * 4, 256, 8192);
 }
 
-// What a decoded Message owns.
-struct Storage {
-  Storage(std::shared_ptr<const void> keep_alive, std::size_t zone_chunk)
-      : keep_alive(std::move(keep_alive)), zone(zone_chunk) {}
-  std::shared_ptr<const void> keep_alive;  // the caller's buffer, when not copied
-  msgpack::zone zone;                      // the object tree, and the copy if made
-};
-
 // msgpack's own object builder, with the checks untrusted input needs, in the
 // same single pass over the bytes (so the checks and the tree cannot disagree
 // about what the bytes said). The parser calls these members by name (it is a

@@ -81,11 +81,13 @@ class Inbox {
   // The doorbell segment's name: the address senders use.
   const std::string& name() const noexcept { return segment_.name(); }
 
-  // Hands every frame published so far to `sink`, lane after lane, and returns
-  // how many it handed over. Lanes that misbehave are closed and reported.
+  // Hands the frames published so far to `sink`, at most `most` of them, lane
+  // after lane (each drain starts at the lane after the one the last drain
+  // started at, so a busy lane cannot starve the others), and returns how
+  // many it handed over. Lanes that misbehave are closed and reported.
   // `sink` is any callable taking Delivery&&; nothing is allocated for it.
   template <class Sink>
-  std::size_t drain(Sink&& sink);
+  std::size_t drain(Sink&& sink, std::size_t most = SIZE_MAX);
 
   // True when a lane holds frames or a new lane was registered.
   bool has_pending() const noexcept;
@@ -154,18 +156,22 @@ class Inbox {
   std::uint32_t seen_registrations_ = 0;
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
+  std::size_t first_lane_ = 0;  // where the next drain starts
   std::atomic<bool> interrupted_{false};
 };
 
 template <class Sink>
-std::size_t Inbox::drain(Sink&& sink) {
+std::size_t Inbox::drain(Sink&& sink, std::size_t most) {
   attach_new_lanes();
   std::size_t delivered = 0;
   bool lost_a_lane = false;
-  for (auto& lane : lanes_) {
+  const std::size_t lane_count = lanes_.size();
+  first_lane_ = lane_count == 0 ? 0 : (first_lane_ + 1) % lane_count;
+  for (std::size_t visited = 0; visited < lane_count && delivered < most; ++visited) {
+    AttachedLane& lane = lanes_[(first_lane_ + visited) % lane_count];
     if (lane.reader.closed()) continue;
     LaneReader::Frame frame{};
-    for (;;) {
+    while (delivered < most) {
       const auto next = lane.reader.next(frame);
       if (next == LaneReader::Next::empty) break;
       if (next == LaneReader::Next::corrupt) {
