@@ -76,7 +76,8 @@ struct WorkerEntry {
 
 Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
                 const SpawnOptions& options, const Capability& pause, const Capability& terminate,
-                std::function<void(const ExitInfo&)> on_end, const LaunchOptions& launch_options = {}) {
+                std::function<void(const ExitInfo&)> on_end,
+                const LaunchOptions& launch_options = {}) {
   Runtime& runtime = runtime_for_spawn();
   if (entry.program != kThisProgram) check_worker_binary(entry.program);
   BootRecord boot;

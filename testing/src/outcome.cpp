@@ -33,6 +33,43 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return lines;
 }
 
+// Where a backtrace leaves the code under test: the library's call of the
+// trial's function, and the Catch2 machinery around a test case's body.
+constexpr std::string_view kEntryFrames[] = {
+    "isolated::detail::call_compute<",
+    "isolated::detail::call_run<",
+    "Catch::TestInvokerAsFunction::invoke()",
+    "isolated::testing::catch2_detail::",
+};
+
+bool is_entry_frame(std::string_view line) {
+  // "  #3 <function>+0x.. in <module>+0x.."
+  const auto space = line.find(' ', line.find('#'));
+  if (space == std::string_view::npos) return false;
+  const std::string_view function = line.substr(space + 1);
+  for (const std::string_view entry : kEntryFrames) {
+    if (function.starts_with(entry)) return true;
+  }
+  return false;
+}
+
+// A crash report or a stack trace without the frames below the trial's
+// function (the library's and the test framework's, down to main), which
+// say nothing about the code under test.
+std::string up_to_the_entry(std::string_view backtrace) {
+  const auto lines = lines_of(backtrace);
+  std::string kept;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (is_entry_frame(lines[i])) {
+      return kept + "  (" + std::to_string(lines.size() - i) +
+             " more frames: where the library called it, down to main)";
+    }
+    kept += std::string(lines[i]) + '\n';
+  }
+  if (!kept.empty()) kept.pop_back();
+  return kept;
+}
+
 void append_indented(std::string& out, std::string_view text) {
   for (const std::string_view line : lines_of(text)) {
     out += "  ";
@@ -50,7 +87,9 @@ std::string milliseconds(std::chrono::nanoseconds duration) {
 
 }  // namespace
 
-std::string signal_name(int signal) { return isolated::detail::signal_abbreviation(signal); }
+std::string signal_name(int signal) {
+  return isolated::detail::signal_abbreviation(signal);
+}
 
 namespace detail {
 
@@ -74,7 +113,8 @@ std::string Outcome::to_string() const {
       out += "exited with code " + (f.exit_code ? std::to_string(*f.exit_code) : "?");
       break;
     case Ending::signaled:
-      out += "was killed by " + (f.signal ? isolated::detail::describe_signal(*f.signal) : "a signal");
+      out +=
+          "was killed by " + (f.signal ? isolated::detail::describe_signal(*f.signal) : "a signal");
       break;
     case Ending::timed_out:
       out += "timed out after " + std::to_string(f.timeout.count()) + " ms and was killed" +
@@ -84,11 +124,11 @@ std::string Outcome::to_string() const {
   out += " (after " + milliseconds(f.duration) + ")\n";
   if (!f.stack_trace.empty()) {
     out += "thrown at:\n";
-    append_indented(out, f.stack_trace);
+    append_indented(out, up_to_the_entry(f.stack_trace));
   }
   if (!f.crash_report.empty()) {
     out += "crash report:\n";
-    append_indented(out, f.crash_report);
+    append_indented(out, up_to_the_entry(f.crash_report));
   }
   const auto lines = lines_of(f.output);
   if (!lines.empty()) {

@@ -29,7 +29,8 @@ OutputCapture::OutputCapture() {
 void OutputCapture::read_available() {
   char buffer[16384];
   while (!finished_) {
-    const ssize_t got = retry_on_eintr([&] { return ::read(read_end_.get(), buffer, sizeof buffer); });
+    const ssize_t got =
+        retry_on_eintr([&] { return ::read(read_end_.get(), buffer, sizeof buffer); });
     if (got == 0) {
       finished_ = true;
     } else if (got < 0) {
@@ -53,7 +54,8 @@ void OutputCapture::read_until_finished(std::chrono::steady_clock::time_point de
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return;
     pollfd ready{read_end_.get(), POLLIN, 0};
-    retry_on_eintr([&] { return ::poll(&ready, 1, static_cast<int>(std::max<long>(1, left.count()))); });
+    retry_on_eintr(
+        [&] { return ::poll(&ready, 1, static_cast<int>(std::max<long>(1, left.count()))); });
     read_available();
   }
 }

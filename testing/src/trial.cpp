@@ -40,7 +40,8 @@ constexpr auto kOutputGrace = std::chrono::milliseconds(200);
 class TrialEnd {
  public:
   TrialEnd()
-      : bell_(checked("eventfd for a trial", [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); })) {}
+      : bell_(checked("eventfd for a trial",
+                      [] { return ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); })) {}
 
   int bell() const noexcept { return bell_.get(); }
 
@@ -102,7 +103,9 @@ void wait_for_end(TrialEnd& end, OutputCapture* output, Clock::time_point deadli
 // Ends whatever is left in the trial's process group. The group is named
 // after the trial's pid and keeps that number from reuse while any member
 // lives, so this reaches no stranger.
-void kill_group(int pid) { ::kill(-pid, SIGKILL); }
+void kill_group(int pid) {
+  ::kill(-pid, SIGKILL);
+}
 
 OutcomeFields fields_of(const std::optional<Message>& reply, const std::optional<ExitInfo>& exit,
                         bool timed_out) {

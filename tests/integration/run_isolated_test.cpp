@@ -35,7 +35,9 @@ using namespace std::chrono_literals;
   return 0;
 }
 
-[[gnu::noinline]] void trial_abort() { std::abort(); }
+[[gnu::noinline]] void trial_abort() {
+  std::abort();
+}
 
 namespace {
 
@@ -43,10 +45,16 @@ struct ParseFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-int square(int x) { return x * x; }
+int square(int x) {
+  return x * x;
+}
 void do_nothing() {}
-int throw_parse_failure(int line) { throw ParseFailure("bad line " + std::to_string(line)); }
-[[noreturn]] void exit_with(int code) { std::exit(code); }
+int throw_parse_failure(int line) {
+  throw ParseFailure("bad line " + std::to_string(line));
+}
+[[noreturn]] void exit_with(int code) {
+  std::exit(code);
+}
 
 [[noreturn]] void hang() {
   for (;;) ::pause();
@@ -107,8 +115,8 @@ TEST_CASE("a trial that returns gives its result", "[integration][testing]") {
   const Outcome nothing = run_isolated(&do_nothing, with_timeout(10s));
   CHECK(nothing.ending() == Ending::returned);
   CHECK_NOTHROW(nothing.result<void>());
-  CHECK(run_isolated([](std::string s) { return s + "!"; }, std::string("hi")).result<std::string>() ==
-        "hi!");
+  CHECK(run_isolated([](std::string s) { return s + "!"; }, std::string("hi"))
+            .result<std::string>() == "hi!");
 }
 
 TEST_CASE("a trial that throws gives the exception's type and what()", "[integration][testing]") {

@@ -52,13 +52,13 @@ namespace detail {
 // Everything an Outcome holds; made by run_isolated.
 struct OutcomeFields {
   Ending ending = Ending::returned;
-  std::optional<int> exit_code;  // exited
-  std::optional<int> signal;     // signaled, timed_out (the signal that ended it)
-  std::string exception_type;    // threw: the demangled type name
-  std::string what;              // threw
-  std::string stack_trace;       // threw: where it was thrown
-  std::string crash_report;      // signaled: signal, fault address, backtrace
-  std::string output;            // stdout and stderr, when captured
+  std::optional<int> exit_code;   // exited
+  std::optional<int> signal;      // signaled, timed_out (the signal that ended it)
+  std::string exception_type;     // threw: the demangled type name
+  std::string what;               // threw
+  std::string stack_trace;        // threw: where it was thrown
+  std::string crash_report;       // signaled: signal, fault address, backtrace
+  std::string output;             // stdout and stderr, when captured
   bool output_truncated = false;  // its beginning was dropped (too long)
   std::chrono::nanoseconds duration{0};
   std::chrono::milliseconds timeout{0};
@@ -104,7 +104,9 @@ class Outcome {
   }
 
   // One readable block: how it ended, the code or signal, the exception and
-  // where it was thrown, the crash report, and the last lines of output.
+  // where it was thrown, the crash report, and the last lines of output. The
+  // backtraces stop where the library called the trial's function (the
+  // accessors keep them whole).
   std::string to_string() const;
 
  private:

@@ -40,8 +40,7 @@ class ReplayedExpression : public Catch::ITransientExpression {
 
 }  // namespace
 
-EventReplay::EventReplay()
-    : capture_(Catch::getResultCapture()), reporter_(running_reporter()) {}
+EventReplay::EventReplay() : capture_(Catch::getResultCapture()), reporter_(running_reporter()) {}
 
 EventReplay::~EventReplay() {
   while (!open_.empty()) {
@@ -60,7 +59,8 @@ void EventReplay::replay(const Message& event) {
     }
     case EventKind::section_ended: {
       const auto end = payload.as<SectionEnd>();
-      if (open_.empty()) throw DecodeError("a test case's process ended a section it never started");
+      if (open_.empty())
+        throw DecodeError("a test case's process ended a section it never started");
       Catch::Counts counts;
       counts.passed = end.passed;
       counts.failed = end.failed;
@@ -92,9 +92,9 @@ void EventReplay::assertion(const AssertionEvent& event) {
     capture_.pushScopedMessage(info);
     infos.push_back(std::move(info));
   }
-  const Catch::AssertionInfo info{
-      lasting(event.macro), line_of(event.place), lasting(event.expression),
-      static_cast<Catch::ResultDisposition::Flags>(event.disposition)};
+  const Catch::AssertionInfo info{lasting(event.macro), line_of(event.place),
+                                  lasting(event.expression),
+                                  static_cast<Catch::ResultDisposition::Flags>(event.disposition)};
   const auto type = static_cast<Catch::ResultWas::OfType>(event.result_type);
   // A failed REQUIRE ended the child's run of the body already; what Catch
   // would do next (throw out of the body) is not ours to do here.
@@ -119,7 +119,8 @@ void EventReplay::fail(const char* macro, const Catch::SourceLineInfo& where,
 }
 
 void EventReplay::count(bool passed, std::uint64_t times) {
-  for (OpenSection& section : open_) (passed ? section.counts.passed : section.counts.failed) += times;
+  for (OpenSection& section : open_)
+    (passed ? section.counts.passed : section.counts.failed) += times;
 }
 
 }  // namespace isolated::testing::catch2_detail

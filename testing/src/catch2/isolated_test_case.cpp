@@ -39,7 +39,9 @@ class IsolatedBody : public Catch::ITestInvoker {
 
 }  // namespace
 
-bool is_isolated_test_case(const std::string& name) { return isolated_names().count(name) != 0; }
+bool is_isolated_test_case(const std::string& name) {
+  return isolated_names().count(name) != 0;
+}
 
 void InOwnProcess::invoke() const {
   run_in_own_process(Catch::getResultCapture().getCurrentTestName(), declared_, macro_);

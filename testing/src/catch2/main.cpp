@@ -34,8 +34,8 @@ Catch::clara::Parser with_isolation_options(const Catch::clara::Parser& parser,
   return parser |
          Opt(options.isolate_each)["--isolate-each"](
              "run every test case in a process of its own") |
-         Opt(options.jobs, "N")["--isolated-jobs"](
-             "how many test case processes run at once (default 1)") |
+         Opt(options.jobs,
+             "N")["--isolated-jobs"]("how many test case processes run at once (default 1)") |
          Opt(options.timeout_ms, "ms")["--isolated-timeout"](
              "how long a test case process may run before it fails (default 60000)");
 }

@@ -46,7 +46,8 @@ class WithOwnSignalHandlers : public Catch::ITestInvoker {
 };
 
 const Catch::TestCase* find_test_case(const std::string& name) {
-  for (const Catch::TestCase& test_case : Catch::getRegistryHub().getTestCaseRegistry().getAllTests()) {
+  for (const Catch::TestCase& test_case :
+       Catch::getRegistryHub().getTestCaseRegistry().getAllTests()) {
     if (test_case.getTestCaseInfo().name == name) return &test_case;
   }
   return nullptr;
@@ -54,7 +55,9 @@ const Catch::TestCase* find_test_case(const std::string& name) {
 
 }  // namespace
 
-bool in_test_case_process() noexcept { return g_in_test_case_process; }
+bool in_test_case_process() noexcept {
+  return g_in_test_case_process;
+}
 
 void run_test_case_here(TestRequest request) {
   g_in_test_case_process = true;
@@ -66,8 +69,8 @@ void run_test_case_here(TestRequest request) {
   data.showSuccessfulTests = request.report_passes;
   data.rngSeed = request.rng_seed;
   data.sectionsToRun = request.sections_to_run;
-  data.warnings = request.warn_missing_assertions ? Catch::WarnAbout::NoAssertions
-                                                  : Catch::WarnAbout::Nothing;
+  data.warnings =
+      request.warn_missing_assertions ? Catch::WarnAbout::NoAssertions : Catch::WarnAbout::Nothing;
   data.noThrow = !request.allow_throws;
   const Catch::IConfigPtr config = std::make_shared<Catch::Config>(data);
   const Catch::TestCase own_handlers(new WithOwnSignalHandlers(*test_case),

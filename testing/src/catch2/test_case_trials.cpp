@@ -1,5 +1,6 @@
 #include "test_case_trials.hpp"
 
+#include "catch2_internals.hpp"
 #include "event_replay.hpp"
 #include "test_case_process.hpp"
 
@@ -22,12 +23,16 @@ struct TestCaseTrial {
 };
 
 // What the test case's process needs to know of this run's configuration.
+// Called on the run's thread, within a test case.
 TestRequest request_for(const std::string& test_case) {
   const Catch::IConfigPtr config = Catch::getCurrentContext().getConfig();
   TestRequest request;
   request.name = test_case;
   if (config) {
-    request.report_passes = config->includeSuccessfulResults();
+    // The run reports passes with -s, and to a reporter that wants them all
+    // (junit, to write a <testcase> for a test case without failures).
+    request.report_passes = config->includeSuccessfulResults() ||
+                            running_reporter().getPreferences().shouldReportAllAssertions;
     request.rng_seed = config->rngSeed();
     request.sections_to_run = config->getSectionsToRun();
     request.warn_missing_assertions = config->warnAboutMissingAssertions();
@@ -71,9 +76,8 @@ class Trials {
     std::unique_lock lock(mutex_);
     start_locked(test_case);
     auto& trial = started_.at(test_case);
-    for (;;) {
+    while (trial.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       start_ahead_locked(test_case);
-      if (trial.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
       // Woken whenever a trial ends, to start the next planned one.
       ended_.wait_for(lock, std::chrono::seconds(1));
     }
@@ -96,14 +100,14 @@ class Trials {
     if (started_.count(test_case) != 0) return;
     ++running_;
     started_.emplace(test_case,
-                     std::async(std::launch::async,
-                                [this, request = request_for(test_case), timeout = settings_.timeout] {
-                                  TestCaseTrial trial = run_trial_of(request, timeout);
-                                  std::lock_guard lock(mutex_);
-                                  --running_;
-                                  ended_.notify_all();
-                                  return trial;
-                                }));
+                     std::async(std::launch::async, [this, request = request_for(test_case),
+                                                     timeout = settings_.timeout] {
+                       TestCaseTrial trial = run_trial_of(request, timeout);
+                       std::lock_guard lock(mutex_);
+                       --running_;
+                       ended_.notify_all();
+                       return trial;
+                     }));
   }
 
   // Starts planned test cases after `current` until `jobs` trials run.
@@ -133,7 +137,9 @@ void plan_test_case_trials(const IsolationSettings& settings, std::vector<std::s
   Trials::get().plan(settings, std::move(planned));
 }
 
-void finish_test_case_trials() { Trials::get().finish(); }
+void finish_test_case_trials() {
+  Trials::get().finish();
+}
 
 void run_in_own_process(const std::string& test_case, const Catch::SourceLineInfo& declared,
                         const char* macro) {

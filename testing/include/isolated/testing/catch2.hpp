@@ -70,8 +70,7 @@ inline OutcomeMatcher TimedOut() {
 }
 
 inline OutcomeMatcher Returned() {
-  return {[](const Outcome& outcome) { return outcome.ending() == Ending::returned; },
-          "returned"};
+  return {[](const Outcome& outcome) { return outcome.ending() == Ending::returned; }, "returned"};
 }
 
 }  // namespace isolated::testing
@@ -107,12 +106,12 @@ struct IsolatedTestCase {
 
 }  // namespace isolated::testing::catch2_detail
 
-#define ISOLATED_INTERNAL_TEST_CASE(body, ...)                                               \
-  static void body();                                                                       \
-  namespace {                                                                               \
-  const ::isolated::testing::catch2_detail::IsolatedTestCase INTERNAL_CATCH_UNIQUE_NAME(    \
+#define ISOLATED_INTERNAL_TEST_CASE(body, ...)                                                 \
+  static void body();                                                                          \
+  namespace {                                                                                  \
+  const ::isolated::testing::catch2_detail::IsolatedTestCase INTERNAL_CATCH_UNIQUE_NAME(       \
       isolated_test_case_)(&body, CATCH_INTERNAL_LINEINFO, ::Catch::NameAndTags{__VA_ARGS__}); \
-  }                                                                                         \
+  }                                                                                            \
   static void body()
 
 #define ISOLATED_TEST_CASE(...) \
