@@ -29,6 +29,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -388,6 +389,53 @@ class ElfSymbols {
   std::string names_;
 };
 
+// The symbol tables read so far, kept for the life of the process: a test
+// run renders one crash report after another, from the same few modules. A
+// file that changed since (a rebuilt binary) is read again.
+class SymbolCache {
+ public:
+  static SymbolCache& get() {
+    static auto* cache = new SymbolCache();  // never destroyed: a crash may be rendered at exit
+    return *cache;
+  }
+
+  std::shared_ptr<const ElfSymbols> symbols_of(const std::string& path) {
+    struct stat status {};
+    if (path.empty() || path.front() != '/' || ::stat(path.c_str(), &status) != 0) {
+      return std::make_shared<const ElfSymbols>(ElfSymbols::load(path));
+    }
+    const Identity identity{status.st_dev, status.st_ino, status.st_size,
+                            status.st_mtim.tv_sec, status.st_mtim.tv_nsec};
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = entries_.find(path);
+      if (found != entries_.end() && found->second.identity == identity) return found->second.symbols;
+    }
+    auto symbols = std::make_shared<const ElfSymbols>(ElfSymbols::load(path));
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_[path] = Entry{identity, symbols};
+    return symbols;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 64;
+  struct Identity {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    time_t seconds;
+    long nanoseconds;
+    bool operator==(const Identity&) const = default;
+  };
+  struct Entry {
+    Identity identity;
+    std::shared_ptr<const ElfSymbols> symbols;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
 // Text from the child or from a file it named, made safe for a terminal.
 std::string printable(std::string_view text, std::size_t limit = 4096) {
   std::string out;
@@ -596,17 +644,14 @@ std::string render_crash_report(const CrashReportArea& shared) {
     report += "\n  (the crash handler faulted while writing: the backtrace may be incomplete)";
   }
 
-  std::map<std::string, ElfSymbols> files;  // each module file is read once
   for (std::size_t i = 0; i < header.frame_count; ++i) {
     std::uint64_t address = 0;
     std::memcpy(&address, text.data() + header.frames_offset + i * sizeof address, sizeof address);
     report += "\n  #" + std::to_string(i) + ' ';
     const auto [module, where] = locate(address);
     if (module != nullptr) {
-      auto file = files.find(module->path);
-      if (file == files.end())
-        file = files.emplace(module->path, ElfSymbols::load(module->path)).first;
-      if (const auto function = file->second.find(address - module->entry.bias)) {
+      const auto symbols = SymbolCache::get().symbols_of(module->path);
+      if (const auto function = symbols->find(address - module->entry.bias)) {
         report += demangled(function->first) + '+' + hex(function->second) + " in ";
       }
     }
@@ -624,7 +669,6 @@ std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses
     const ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
     if (length > 0) self_path.assign(buffer, static_cast<std::size_t>(length));
   }
-  std::map<std::string, ElfSymbols> files;  // each module file is read once
   std::string text;
   for (std::size_t i = 0; i < return_addresses.size(); ++i) {
     // A return address points after the call; step back into it.
@@ -634,9 +678,8 @@ std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses
     try {
       const CodeAddress code = locate_code(reinterpret_cast<const void*>(address));
       const std::string path = code.module.empty() ? self_path : code.module;
-      auto file = files.find(path);
-      if (file == files.end()) file = files.emplace(path, ElfSymbols::load(path)).first;
-      if (const auto function = file->second.find(code.offset)) {
+      const auto symbols = SymbolCache::get().symbols_of(path);
+      if (const auto function = symbols->find(code.offset)) {
         text += demangled(function->first) + '+' + hex(function->second) + " in ";
       }
       text += path + '+' + hex(code.offset);
