@@ -5,6 +5,7 @@
 #include <isolated/testing.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 namespace isolated::testing {
@@ -70,6 +71,22 @@ std::string up_to_the_entry(std::string_view backtrace) {
   return kept;
 }
 
+// The line a sanitizer begins its report with, if the output has one: the
+// trial then ended by the sanitizer's hand (its abort or its exit code),
+// whatever the code did that it caught.
+std::optional<std::string_view> sanitizer_headline(std::string_view output) {
+  constexpr std::string_view kHeadlines[] = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+      ": runtime error: ",  // UndefinedBehaviorSanitizer
+  };
+  for (const std::string_view line : lines_of(output)) {
+    for (const std::string_view headline : kHeadlines) {
+      if (line.find(headline) != std::string_view::npos) return line;
+    }
+  }
+  return std::nullopt;
+}
+
 void append_indented(std::string& out, std::string_view text) {
   for (const std::string_view line : lines_of(text)) {
     out += "  ";
@@ -122,6 +139,9 @@ std::string Outcome::to_string() const {
       break;
   }
   out += " (after " + milliseconds(f.duration) + ")\n";
+  if (const auto headline = sanitizer_headline(f.output)) {
+    out += "a sanitizer reported (its report is in the output):\n  " + printable(*headline) + '\n';
+  }
   if (!f.stack_trace.empty()) {
     out += "thrown at:\n";
     append_indented(out, up_to_the_entry(f.stack_trace));

@@ -277,6 +277,7 @@ TEST_CASE("under ASan a trial ends by ASan's report, which its output keeps",
   // abort_on_error=1 (the asan test preset) ends it by SIGABRT, else ASan exits with 1.
   CHECK((outcome.ending() == Ending::signaled || outcome.ending() == Ending::exited));
   CHECK(contains(outcome.output(), "AddressSanitizer: heap-buffer-overflow"));
+  CHECK(contains(outcome.to_string(), "a sanitizer reported (its report is in the output):\n  =="));
   CHECK(contains(outcome.output(), "overflow_the_heap"));
 }
 #endif

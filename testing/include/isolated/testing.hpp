@@ -103,8 +103,9 @@ class Outcome {
     }
   }
 
-  // One readable block: how it ended, the code or signal, the exception and
-  // where it was thrown, the crash report, and the last lines of output. The
+  // One readable block: how it ended, the code or signal, a sanitizer's
+  // report line if the output has one, the exception and where it was
+  // thrown, the crash report, and the last lines of output. The
   // backtraces stop where the library called the trial's function (the
   // accessors keep them whole).
   std::string to_string() const;
