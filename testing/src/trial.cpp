@@ -163,8 +163,8 @@ Outcome run_trial(const isolated::detail::EntryPoint& entry,
   wait_for_end(*end, pipe, started + options.timeout);
   const bool timed_out = !end->ended();
   if (timed_out) {
-    // Not reaped yet (the supervisor reaps only after the end), so the pid
-    // is still the trial's.
+    // Still the trial's pid: the supervisor reaps only what ended, and tells
+    // us right after (a pid reaped in that moment is not reused in it).
     ::kill(pid, SIGKILL);
     kill_group(pid);
     wait_for_end(*end, pipe, Clock::now() + kReapGrace);

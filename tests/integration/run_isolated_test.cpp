@@ -188,16 +188,17 @@ TEST_CASE("a matcher describes what it expected", "[integration][testing]") {
 
 TEST_CASE("a trial past its timeout is killed with everything it started",
           "[integration][testing]") {
-  TrialOptions options;
-  options.timeout = 300ms;
+  // Long enough for it to start and fork even in a slow (sanitizer) build.
+  const TrialOptions options = with_timeout(1s);
   const Outcome outcome = run_isolated(&hang_with_a_grandchild, options);
   INFO(outcome.to_string());
   REQUIRE(outcome.ending() == Ending::timed_out);
   CHECK(outcome.signal() == SIGKILL);
-  CHECK(outcome.duration() >= 300ms);
+  CHECK(outcome.duration() >= options.timeout);
   CHECK_THAT(outcome, TimedOut());
   CHECK_THAT(outcome, !KilledBy(SIGKILL));  // a timeout is not a kill from outside
-  CHECK(contains(outcome.to_string(), "timed out after 300 ms"));
+  CHECK(contains(outcome.to_string(),
+                 "timed out after " + std::to_string(options.timeout.count()) + " ms"));
 
   // The bare fork it made was killed too. Orphaned, it became this process's
   // child (the suite's main is a subreaper), so it is reaped here.
