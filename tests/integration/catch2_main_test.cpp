@@ -8,6 +8,7 @@
 // side by side with the same report.
 #include <catch2/catch.hpp>
 
+#include "common/src/shm/names.hpp"
 #include "support/child_program.hpp"
 #include "support/deadlines.hpp"
 
@@ -103,6 +104,10 @@ TEST_CASE("a crash, an exit and a hang each fail their test case alone, and the 
   CHECK(contains(out, "the trial exited with code 3"));
   CHECK(contains(out,
                  "the trial timed out after " + kTrialTimeout + " ms and was killed by SIGKILL"));
+
+  // Its test case processes ended with it, and took their segments along:
+  // none is left of the session it was the root of.
+  CHECK(isolated::detail::list_session_segments(run.pid).empty());
 
   // The test case after them ran.
   const std::size_t hang = place_of(out, "an isolated test case hangs");
