@@ -17,6 +17,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -67,9 +68,12 @@ class BlockedSignals {
 //    is marked close-on-exec. bp::limit_handles would do this too, but it
 //    allocates after the fork, which deadlocks now and then under
 //    AddressSanitizer.
+//  - Then what LaunchOptions asks for: other stdout and stderr, no core
+//    file, a process group of its own.
 class PrepareChild : public bp::extend::handler {
  public:
-  explicit PrepareChild(const sigset_t& mask) noexcept : mask_(&mask) {}
+  PrepareChild(const sigset_t& mask, const LaunchOptions& options) noexcept
+      : mask_(&mask), options_(&options) {}
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
@@ -84,11 +88,21 @@ class PrepareChild : public bp::extend::handler {
     }
     ::sigprocmask(SIG_SETMASK, mask_, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // dup2 leaves the copies on 1 and 2 open across exec; the originals are
+    // close-on-exec like every other descriptor.
+    if (options_->stdout_fd >= 0) ::dup2(options_->stdout_fd, STDOUT_FILENO);
+    if (options_->stderr_fd >= 0) ::dup2(options_->stderr_fd, STDERR_FILENO);
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (options_->no_core_dump) {
+      const rlimit none{0, 0};
+      ::setrlimit(RLIMIT_CORE, &none);
+    }
+    if (options_->own_process_group) ::setpgid(0, 0);
   }
 
  private:
   const sigset_t* mask_;
+  const LaunchOptions* options_;
 };
 
 class Launcher {
@@ -99,8 +113,9 @@ class Launcher {
     return *launcher;
   }
 
-  int launch(const std::string& executable, const std::vector<std::string>& arguments) {
-    std::packaged_task<int()> task([&] { return start(executable, arguments); });
+  int launch(const std::string& executable, const std::vector<std::string>& arguments,
+             const LaunchOptions& options) {
+    std::packaged_task<int()> task([&] { return start(executable, arguments, options); });
     auto result = task.get_future();
     {
       std::lock_guard lock(mutex_);
@@ -126,11 +141,12 @@ class Launcher {
     }
   }
 
-  static int start(const std::string& executable, const std::vector<std::string>& arguments) {
+  static int start(const std::string& executable, const std::vector<std::string>& arguments,
+                   const LaunchOptions& options) {
     std::error_code error;
     const BlockedSignals blocked;
-    bp::child child(bp::exe = executable, bp::args = arguments, PrepareChild(blocked.previous()),
-                    bp::posix::use_vfork, error);
+    bp::child child(bp::exe = executable, bp::args = arguments,
+                    PrepareChild(blocked.previous(), options), bp::posix::use_vfork, error);
     if (error) {
       throw IsolateSpawnError("cannot start " + executable + ": " + error.message());
     }
@@ -148,8 +164,9 @@ class Launcher {
 
 }  // namespace
 
-int launch_process(const std::string& executable, const std::vector<std::string>& arguments) {
-  return Launcher::get().launch(executable, arguments);
+int launch_process(const std::string& executable, const std::vector<std::string>& arguments,
+                   const LaunchOptions& options) {
+  return Launcher::get().launch(executable, arguments, options);
 }
 
 }  // namespace isolated::detail

@@ -5,11 +5,13 @@
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
+//   isolated-bench testing [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
 #include "ports_bench.hpp"
+#include "testing_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -106,7 +108,7 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench ports|transport|transfer|pool [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench ports|transport|transfer|pool|testing [--quick]\n");
 }
 
 }  // namespace
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);
+    if (what == "testing") return isolated::bench::testing(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());
     return 1;

@@ -223,20 +223,20 @@ class Runtime {
   std::thread event_thread_;  // the root's; a worker runs events on its main thread
 };
 
-// Holds a Runtime::expect_traffic() open while it lives.
+// Holds a Runtime::expect_traffic() open while it lives, or until release().
 class ExpectedTraffic {
  public:
   explicit ExpectedTraffic(Runtime& runtime) : runtime_(&runtime) { runtime.expect_traffic(); }
-  ExpectedTraffic(ExpectedTraffic&& other) noexcept : runtime_(std::exchange(other.runtime_, nullptr)) {}
-  ExpectedTraffic& operator=(ExpectedTraffic&&) = delete;
+  ExpectedTraffic(const ExpectedTraffic&) = delete;
+  ExpectedTraffic& operator=(const ExpectedTraffic&) = delete;
   ~ExpectedTraffic() { release(); }
-  // Closes the expectation now (once).
+  // Closes the expectation now; later calls do nothing. Any thread.
   void release() noexcept {
-    if (runtime_ != nullptr) std::exchange(runtime_, nullptr)->done_expecting();
+    if (Runtime* runtime = runtime_.exchange(nullptr)) runtime->done_expecting();
   }
 
  private:
-  Runtime* runtime_;
+  std::atomic<Runtime*> runtime_;
 };
 
 }  // namespace isolated::detail
