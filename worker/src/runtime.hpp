@@ -90,6 +90,14 @@ class Runtime {
   Inbox& inbox() noexcept { return inbox_; }
   Outbox& outbox() noexcept { return outbox_; }
 
+  // A receive waiting in take(), which the waiting thread's own drain may
+  // hand a message to directly (runtime.cpp).
+  struct Handoff {
+    std::uint64_t port = 0;
+    std::uint32_t seen = 0;  // local_changes_ when the port's queue was seen empty
+    std::optional<Message> message;
+  };
+
   // ---- ports
   std::uint64_t open_port();
   void close_port(std::uint64_t id);
@@ -162,9 +170,11 @@ class Runtime {
   // Waits, with mutex_ held through `lock` (released while waiting), until
   // `ready()` holds (checked under mutex_) or `deadline` passes; returns
   // ready(). The waiting thread drains the inbox itself (see above).
+  // `seen_out`, if given, gets the value of local_changes_ read under mutex_
+  // each time ready() said no (Handoff::seen).
   template <class Ready>
   bool await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
-                    std::optional<Clock::time_point> deadline);
+                    std::optional<Clock::time_point> deadline, std::uint32_t* seen_out = nullptr);
   // Spins for the adaptive budget, then parks on the doorbell, until frames
   // are in the lanes, local_changes_ differs from `seen`, or `deadline`.
   void wait_for_work(std::uint32_t seen, std::optional<Clock::time_point> deadline);
