@@ -124,9 +124,12 @@ TEST_CASE("big frames go out of line through a small lane and leave no segment",
     });
   }
   CHECK(received == std::size(sizes));
+  const int producer = child.pid();
   CHECK(child.exit_code() == 0);
-  // Only our own inbox remains in the session: lanes and out-of-line segments
-  // were unlinked by the receiver as soon as it mapped them.
+  // Its end seen (as a supervisor sees a child's), its lane goes, and with it
+  // the names of the out-of-line segments it recycled: only our own inbox
+  // remains in the session.
+  inbox.release_lanes_of(producer);
   CHECK(list_session_segments(session_root_pid()) == std::vector<std::string>{inbox.name()});
 }
 

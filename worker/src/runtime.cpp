@@ -330,8 +330,10 @@ bool Runtime::drain_locked() {
     taken = inbox_.drain([&](Delivery&& delivery) {
       const auto decode = [&](Message& into) {
         try {
-          // Copies the bytes out of the sender's memory before parsing them.
-          into = Message::decode(delivery.bytes);
+          // Bytes in the lane are copied out of the sender's memory before
+          // they are parsed; an out-of-line message is a private copy already
+          // (Delivery::owner), referred to as it is.
+          into = Message::decode(delivery.bytes, delivery.owner);
           into.adopt_transferables();
           return true;
         } catch (const Error& e) {

@@ -41,12 +41,13 @@ constexpr std::size_t frame_bytes(std::size_t payload_length) noexcept {
 }
 
 // Payload of an out_of_line frame: the real frame's kind, its size, and the
-// name of the segment (kind "oob") that holds its bytes. The receiver maps the
-// segment and unlinks its name at once.
+// name of the segment (kind "oob") that holds its bytes. The receiver copies
+// the bytes out (out_of_line.hpp) before it consumes the frame, and unlinks
+// the name at once unless the sender recycles the segment (flags).
 struct OutOfLineRef {
   std::uint64_t size;        // payload bytes in the segment
   std::uint16_t inner_kind;  // FrameKind::message or FrameKind::control
-  std::uint16_t reserved;
+  std::uint16_t flags;       // kOutOfLineRecycled (out_of_line.hpp)
   std::uint32_t name_length;
   char name[64];  // not NUL-terminated; name_length bytes
 };

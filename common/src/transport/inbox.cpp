@@ -17,6 +17,10 @@
 namespace isolated::detail {
 namespace {
 
+// How many recycled out-of-line segments of one producer are remembered for
+// unlinking (an honest sender keeps two per lane; see out_of_line.hpp).
+constexpr std::size_t kMostRecycledNames = 4;
+
 // How often drained lanes are checked for producers that are gone.
 constexpr auto kReleaseCheckInterval = std::chrono::milliseconds(250);
 
@@ -66,6 +70,7 @@ Inbox::Inbox(Options options) : options_(std::move(options)) {
 Inbox::~Inbox() {
   if (header_ == nullptr) return;
   set_state(InboxState::dead);
+  for (auto& lane : lanes_) forget(lane);
   // Lanes registered but never attached would otherwise keep their names.
   for (std::uint32_t i = 0, used = slots_in_use(*header_, slot_count_); i < used; ++i) {
     if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
@@ -126,7 +131,7 @@ void Inbox::attach(std::uint32_t slot_index) {
     segment.unlink();
     LaneReader reader(segment.data(), segment.size());
     s.state.store(static_cast<std::uint32_t>(SlotState::attached), std::memory_order_release);
-    lanes_.push_back(AttachedLane{slot_index, std::move(segment), std::move(reader)});
+    lanes_.push_back(AttachedLane{slot_index, std::move(segment), std::move(reader), {}});
   } catch (const Error& e) {
     s.state.store(static_cast<std::uint32_t>(SlotState::closed), std::memory_order_release);
     report(LaneFault{slot_index, pid, std::string("cannot attach its lane: ") + e.what(), true});
@@ -145,21 +150,36 @@ std::optional<Delivery> Inbox::resolve_out_of_line(AttachedLane& lane,
   OutOfLineRef ref{};
   const bool well_formed = frame.payload.size() == sizeof ref;
   if (well_formed) std::memcpy(&ref, frame.payload.data(), sizeof ref);
-  lane.reader.consume();
   const auto inner = static_cast<FrameKind>(ref.inner_kind);
   if (!well_formed || ref.name_length > sizeof ref.name ||
       (inner != FrameKind::message && inner != FrameKind::control)) {
+    lane.reader.consume();
     report(LaneFault{lane.slot, pid, "malformed out-of-line reference", false});
     return std::nullopt;
   }
   const std::string_view segment_name(ref.name, ref.name_length);
+  const bool recycled = (ref.flags & kOutOfLineRecycled) != 0;
   try {
-    auto segment = std::make_shared<Segment>(
-        Segment::open(segment_name, SegmentKind::out_of_line, static_cast<std::size_t>(ref.size)));
-    segment->unlink();
-    std::span<const std::byte> bytes(segment->data(), static_cast<std::size_t>(ref.size));
-    return Delivery{inner, frame.flags, frame.port, pid, bytes, std::move(segment)};
+    const auto size = static_cast<std::size_t>(ref.size);
+    std::shared_ptr<std::byte[]> buffer = out_of_line_buffers_.get(size);
+    read_out_of_line(segment_name, std::span(buffer.get(), size));
+    // Copied: the frame may be consumed now, which tells a sender that
+    // recycles the segment that it is free again (out_of_line.hpp).
+    if (!recycled) {
+      unlink_segment(segment_name);
+    } else if (std::find(lane.recycled_names.begin(), lane.recycled_names.end(), segment_name) ==
+                   lane.recycled_names.end() &&
+               lane.recycled_names.size() < kMostRecycledNames) {
+      lane.recycled_names.emplace_back(segment_name);
+    }
+    lane.reader.consume();
+    return Delivery{inner, frame.flags, frame.port, pid, std::span<const std::byte>(buffer.get(), size),
+                    std::move(buffer)};
   } catch (const Error& e) {
+    // Only an out-of-line segment's name: a hostile frame may name anything.
+    const auto parsed = parse_segment_name(segment_name);
+    if (!recycled && parsed && parsed->kind == SegmentKind::out_of_line) unlink_segment(segment_name);
+    lane.reader.consume();
     report(LaneFault{lane.slot, pid, std::string("out-of-line message lost: ") + e.what(), false});
     return std::nullopt;
   }
@@ -192,8 +212,14 @@ void Inbox::release_finished_lanes() {
     // producer learns that its frames are no longer read.
     if (lane.reader.closed() && process_exists(lane.reader.producer_pid())) return false;
     free_slot(s);
+    forget(lane);
     return true;
   });
+}
+
+void Inbox::forget(AttachedLane& lane) noexcept {
+  for (const std::string& name : lane.recycled_names) unlink_segment(name);
+  lane.recycled_names.clear();
 }
 
 void Inbox::release_lanes_of(int producer_pid) {
@@ -201,6 +227,7 @@ void Inbox::release_lanes_of(int producer_pid) {
     if (lane.reader.producer_pid() != producer_pid) return false;
     if (!lane.reader.closed() && lane.reader.has_frames()) return false;
     free_slot(slot(lane.slot));
+    forget(lane);
     return true;
   });
 }

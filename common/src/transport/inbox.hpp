@@ -9,6 +9,7 @@
 #include "doorbell.hpp"
 #include "frame.hpp"
 #include "lane.hpp"
+#include "out_of_line.hpp"
 #include "common/src/os/asymmetric_fence.hpp"
 #include "common/src/os/futex.hpp"
 #include "common/src/shm/segment.hpp"
@@ -26,13 +27,13 @@
 namespace isolated::detail {
 
 // One frame taken from a lane, handed to the drain's sink. Out-of-line frames
-// arrive already resolved: `kind` is the inner kind and `bytes` the mapped
-// segment.
+// arrive already resolved: `kind` is the inner kind and `bytes` a private copy
+// of the segment's bytes, owned by `owner`.
 //
-// `bytes` is valid only during the sink's call, unless `owner` is set (an
-// out-of-line segment), in which case it is valid while `owner` lives. The
-// sender may still write these bytes (they are in its lane or its segment):
-// a sink that parses them must copy them first.
+// Without an owner, `bytes` lie in the lane, valid only during the sink's
+// call, and the sender may still write them: a sink that parses them must
+// copy them first. With one, they are this process's own (nobody else can
+// write them), valid while `owner` lives.
 struct Delivery {
   FrameKind kind;  // message or control
   std::uint16_t flags;
@@ -135,7 +136,12 @@ class Inbox {
     std::uint32_t slot;
     Segment segment;
     LaneReader reader;
+    // The recycled out-of-line segments this producer named (a few), unlinked
+    // when its lane goes: a producer that dies cannot unlink them itself.
+    std::vector<std::string> recycled_names;
   };
+  // Unlinks what a lane leaves behind (its recycled segments' names).
+  static void forget(AttachedLane& lane) noexcept;
 
   void attach_new_lanes();
   void attach(std::uint32_t slot_index);
@@ -158,6 +164,7 @@ class Inbox {
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
   std::size_t first_lane_ = 0;  // where the next drain starts
+  OutOfLineBuffers out_of_line_buffers_;
   bool parks_with_membarrier_ = false;  // as consumer_flags says; our own copy
   std::atomic<bool> interrupted_{false};
 };

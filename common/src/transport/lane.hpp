@@ -118,6 +118,15 @@ class LaneWriter {
   // Everything written so far has been consumed.
   bool drained() const noexcept;
 
+  // Bytes written since the lane was made (the write index).
+  std::uint64_t written() const noexcept { return write_index_; }
+  // Whether the consumer says it has consumed at least `index` bytes. Only a
+  // hint: the consumer writes the read index, so it can lie, which hurts only
+  // itself.
+  bool consumed_up_to(std::uint64_t index) const noexcept {
+    return header_->read_index.load(std::memory_order_acquire) >= index;
+  }
+
   // Sleeps until everything written has been consumed or `slice` passes. The
   // consumer's wake_producer wakes it, as it wakes a writer that waits for
   // space; call it from the thread that writes (one waiter per lane).

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 namespace isolated::detail {
@@ -44,6 +45,19 @@ struct ThreadLanes {
 thread_local ThreadLanes thread_lanes;
 
 }  // namespace
+
+Outbox::Writing::Writing(Lane& lane, bool registered) noexcept : lane_(lane) {
+  lane.writing.store(true, std::memory_order_relaxed);
+  // Pairs with the heavy fence in disconnect (see outbox.hpp).
+  if (registered) {
+    light_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  dropped_ = lane.dropped.load(std::memory_order_relaxed);
+}
+
+Outbox::Writing::~Writing() { lane_.writing.store(false, std::memory_order_release); }
 
 void Outbox::Lane::retire() noexcept {
   if (retired.exchange(true)) return;
@@ -163,9 +177,17 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
     disconnect(inbox_name);
     return SendResult::inbox_gone;
   }
-  const SendResult result = payload.size() > lane->writer.max_inline_payload()
-                                ? write_out_of_line(*lane, port, kind, flags, payload)
-                                : write(*lane, port, kind, flags, payload);
+  SendResult result = SendResult::inbox_gone;
+  {
+    // While this lasts, disconnect leaves the lane (and its out-of-line
+    // segments) alone; see outbox.hpp.
+    const Writing writing(*lane, registered_);
+    if (!writing.dropped()) {
+      result = payload.size() > lane->writer.max_inline_payload()
+                   ? write_out_of_line(*lane, port, kind, flags, payload)
+                   : write(*lane, port, kind, flags, payload);
+    }
+  }
   if (result == SendResult::inbox_gone) disconnect(inbox_name);
   return result;
 }
@@ -237,6 +259,9 @@ void Outbox::disconnect(std::string_view inbox_name) {
     lane->writer.for_each_unconsumed(&reclaim);
     // A receiver that died before it mapped our lane could not unlink its name.
     unlink_segment(lane->segment.name());
+    // Nor the out-of-line segments we kept for it (their owner thread sees
+    // `dropped` before it touches them again).
+    for (auto& pooled : lane->out_of_line) pooled.segment.unlink();
   }
 }
 
@@ -256,39 +281,66 @@ SendResult Outbox::write(Lane& lane, std::uint64_t port, FrameKind kind, std::ui
     }
     return true;
   };
-  lane.writing.store(true, std::memory_order_relaxed);
-  // Pairs with the heavy fence in disconnect (see outbox.hpp).
-  if (registered_) {
-    light_fence();
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-  bool written = false;
-  if (!lane.dropped.load(std::memory_order_relaxed)) {
-    written = lane.writer.write(kind, flags, port, payload, keep_waiting);
-  } else {
-    result = SendResult::inbox_gone;
-  }
-  lane.writing.store(false, std::memory_order_release);
-  if (!written) return result;
+  if (!lane.writer.write(kind, flags, port, payload, keep_waiting)) return result;
   ring_doorbell(*receiver.header, receiver.light_ring);
   return SendResult::sent;
 }
 
+namespace {
+
+// How many out-of-line segments one lane keeps for reuse, and the slack a new
+// one gets (so a message a little larger than the last still fits).
+constexpr std::size_t kPooledSegments = 2;
+constexpr std::size_t kSmallestPooledSegment = 64 * 1024;
+
+}  // namespace
+
 SendResult Outbox::write_out_of_line(Lane& lane, std::uint64_t port, FrameKind kind,
                                      std::uint16_t flags, std::span<const std::byte> payload) {
-  Segment segment = Segment::create(SegmentKind::out_of_line, std::max<std::size_t>(payload.size(), 1));
-  std::memcpy(segment.data(), payload.data(), payload.size());
+  const std::size_t size = std::max<std::size_t>(payload.size(), 1);
+  auto& pool = lane.out_of_line;
+  // A free segment that holds it, the smallest such; else room for a new one
+  // (in place of a free one too small); else, with every one still in
+  // flight, a segment for this message alone.
+  Lane::PooledSegment* chosen = nullptr;
+  Lane::PooledSegment* free_but_small = nullptr;
+  for (auto& pooled : pool) {
+    if (!lane.writer.consumed_up_to(pooled.until)) continue;
+    if (pooled.segment.capacity() >= size) {
+      if (chosen == nullptr || pooled.segment.capacity() < chosen->segment.capacity()) chosen = &pooled;
+    } else {
+      free_but_small = &pooled;
+    }
+  }
+  const std::size_t capacity = std::max(size + size / 8, kSmallestPooledSegment);
+  if (chosen == nullptr && free_but_small != nullptr) {
+    *free_but_small = Lane::PooledSegment{OutOfLineSegment(capacity), 0};
+    chosen = free_but_small;
+  } else if (chosen == nullptr && pool.size() < kPooledSegments) {
+    pool.push_back(Lane::PooledSegment{OutOfLineSegment(capacity), 0});
+    chosen = &pool.back();
+  }
+  std::optional<OutOfLineSegment> once;
+  OutOfLineSegment& segment = chosen != nullptr ? chosen->segment : once.emplace(size);
+  segment.write(payload);
+
   OutOfLineRef ref{};
   ref.size = payload.size();
   ref.inner_kind = static_cast<std::uint16_t>(kind);
+  ref.flags = chosen != nullptr ? kOutOfLineRecycled : 0;
   ref.name_length = static_cast<std::uint32_t>(segment.name().size());
   std::memcpy(ref.name, segment.name().data(), segment.name().size());
   const SendResult result = write(lane, port, FrameKind::out_of_line, flags,
                                   std::as_bytes(std::span(&ref, 1)));
-  // Once the frame is out, the receiver owns the name; if it never went out,
-  // `segment` unlinks it here.
-  if (result == SendResult::sent) segment.release_name();
+  if (result != SendResult::sent) return result;
+  if (chosen != nullptr) {
+    // Free again once the receiver has consumed this frame (it copies the
+    // bytes out first).
+    chosen->until = lane.writer.written();
+  } else {
+    // The receiver unlinks a segment used once.
+    once->release_name();
+  }
   return result;
 }
 

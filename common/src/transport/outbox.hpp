@@ -19,6 +19,7 @@
 #include "doorbell.hpp"
 #include "frame.hpp"
 #include "lane.hpp"
+#include "out_of_line.hpp"
 #include "common/src/shm/segment.hpp"
 
 #include <atomic>
@@ -99,12 +100,35 @@ class Outbox {
     std::atomic<bool> writing{false};  // the writer is writing a frame
     std::atomic<bool> retired{false};  // the writer's thread has ended
 
+    // The writer's out-of-line segments (out_of_line.hpp), each free for a
+    // new message once the lane's read index is past `until`.
+    struct PooledSegment {
+      OutOfLineSegment segment;
+      std::uint64_t until = 0;
+    };
+    std::vector<PooledSegment> out_of_line;
+
     // Tells the receiver the lane is finished, so it frees the slot once
     // drained. Once.
     void retire() noexcept;
   };
 
  private:
+  // Marks the lane's writer at work for its lifetime (see above).
+  class Writing {
+   public:
+    Writing(Lane& lane, bool registered) noexcept;
+    ~Writing();
+    Writing(const Writing&) = delete;
+    Writing& operator=(const Writing&) = delete;
+    // The lane was dropped before the writer came: write nothing.
+    bool dropped() const noexcept { return dropped_; }
+
+   private:
+    Lane& lane_;
+    bool dropped_ = false;
+  };
+
   // The calling thread's lane to `inbox_name`, made on first use; null if the
   // inbox is gone.
   Lane* lane_for(std::string_view inbox_name);
