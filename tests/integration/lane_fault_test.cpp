@@ -3,11 +3,17 @@
 // serving the other lanes (DESIGN §3.2).
 #include <catch2/catch.hpp>
 
+#include "common/src/transport/out_of_line.hpp"
 #include "support/forked_process.hpp"
 #include "support/transport_helpers.hpp"
 
+#include <isolated/message.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -133,4 +139,87 @@ TEST_CASE("garbage in one lane closes only that lane and names its producer",
   CHECK(honest.exit_code() == 0);
   // The receiver's own inbox survived every attack.
   CHECK(Segment::open(inbox.name(), SegmentKind::inbox).valid());
+}
+
+TEST_CASE("a sender that rewrites and shrinks a large message while it is received cannot "
+          "crash the receiver",
+          "[integration][lane-fault]") {
+  // The receiver copies an out-of-line message with pread before it parses
+  // it: it gets the bytes as it copied them (a message, or a decode error),
+  // or too few of them (the message is reported lost), never a fault.
+  constexpr int kFrames = 200;
+  constexpr std::size_t kSize = 1 << 20;
+  std::vector<LaneFault> faults;
+  Inbox::Options options;
+  options.on_lane_fault = [&](const LaneFault& f) { faults.push_back(f); };
+  Inbox inbox(options);
+  auto hostile = ForkedProcess::start([&] {
+    OutOfLineSegment segment(2 * kSize);
+    std::vector<std::byte> message;
+    detail::encode(std::vector<std::uint8_t>(kSize - 16, 7), message);
+    segment.write(message);
+    Segment doorbell = Segment::open(inbox.name(), SegmentKind::inbox);
+    DoorbellHeader* header = checked_doorbell(doorbell.data(), doorbell.size());
+    Segment lane = Segment::create(SegmentKind::lane, lane_segment_bytes(kMinLaneCapacity * 4));
+    LaneWriter::initialize(lane.data(), kMinLaneCapacity * 4, static_cast<int>(::getpid()));
+    LaneWriter writer(lane.data());
+    if (!register_lane(*header, header->slot_count, lane.name(), static_cast<int>(::getpid()))) return 3;
+    lane.release_name();
+    // Scribbles on the segment and shrinks it, all the while.
+    std::atomic<bool> stop{false};
+    std::thread vandal([&] {
+      std::mt19937_64 random(5);
+      const int fd = ::shm_open(shm_object_name(segment.name()).c_str(), O_RDWR, 0);
+      std::vector<std::byte> noise(4096, std::byte{0xc1});  // never valid msgpack
+      while (!stop.load()) {
+        if (random() % 2 == 0) {
+          (void)::ftruncate(fd, static_cast<off_t>(random() % (2 * kSize)));
+        } else {
+          (void)::pwrite(fd, noise.data(), noise.size(), static_cast<off_t>(random() % kSize));
+        }
+      }
+      ::close(fd);
+    });
+    OutOfLineRef ref{};
+    ref.size = message.size();
+    ref.inner_kind = static_cast<std::uint16_t>(FrameKind::message);
+    ref.flags = kOutOfLineRecycled;
+    ref.name_length = static_cast<std::uint32_t>(segment.name().size());
+    std::memcpy(ref.name, segment.name().data(), segment.name().size());
+    for (int i = 0; i < kFrames; ++i) {
+      writer.write(FrameKind::out_of_line, 0, static_cast<std::uint64_t>(i),
+                   std::as_bytes(std::span(&ref, 1)), [] { return true; });
+      ring_doorbell(*header);
+      std::this_thread::sleep_for(200us);
+    }
+    while (!writer.drained()) std::this_thread::sleep_for(1ms);
+    stop.store(true);
+    vandal.join();
+    return 0;
+  });
+
+  int decoded = 0;
+  int rejected = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (decoded + rejected + static_cast<int>(faults.size()) < kFrames &&
+         std::chrono::steady_clock::now() < deadline) {
+    inbox.wait(50ms);
+    inbox.drain([&](Delivery&& d) {
+      try {
+        const Message message = Message::decode(d.bytes, d.owner);
+        (void)message.as<std::span<const std::byte>>();
+        ++decoded;
+      } catch (const Error&) {
+        ++rejected;
+      }
+    });
+  }
+  INFO(decoded << " decoded, " << rejected << " rejected, " << faults.size() << " lost");
+  CHECK(decoded + rejected + static_cast<int>(faults.size()) == kFrames);
+  for (const auto& fault : faults) {
+    CHECK_FALSE(fault.lane_closed);
+    CHECK_THAT(fault.reason, Catch::Contains("out-of-line message lost"));
+  }
+  CHECK(hostile.exit_code() == 0);
+  inbox.release_lanes_of(hostile.pid());
 }

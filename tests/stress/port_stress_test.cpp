@@ -204,3 +204,44 @@ TEST_CASE("ten idle isolates waiting in receive() use next to no CPU", "[stress]
   CHECK(share < 0.05);
   for (const auto& peer : idle) peer->port.send(nullptr);
 }
+
+namespace {
+
+// Receives `count` numbers and reports the first index at which one came out
+// of order (-1 if none).
+void order_checker(std::tuple<SendPort, int> setup) {
+  const auto [reply, count] = setup;
+  ReceivePort port;
+  reply.send(port.send_port());
+  int first_disorder = -1;
+  for (int i = 0; i < count; ++i) {
+    if (port.receive().as<int>() != i && first_disorder < 0) first_disorder = i;
+  }
+  reply.send(first_disorder);
+}
+
+}  // namespace
+
+TEST_CASE("a send that happens after another thread's send arrives after it", "[stress][ports]") {
+  // Two threads of this process take turns sending 0, 1, 2, ... to one port,
+  // each waiting for the other's send to return first: every send happens
+  // before the next, though they leave through two lanes.
+  static constexpr int kCount = 20000;
+  Peer checker(&order_checker,
+               [](SendPort reply) { return std::tuple<SendPort, int>(reply, kCount); });
+  std::atomic<int> next{0};
+  const auto take_turns = [&](int parity) {
+    for (int i = parity; i < kCount; i += 2) {
+      while (next.load(std::memory_order_acquire) != i) std::this_thread::yield();
+      checker.port.send(i);
+      next.store(i + 1, std::memory_order_release);
+    }
+  };
+  std::thread even(take_turns, 0);
+  std::thread odd(take_turns, 1);
+  even.join();
+  odd.join();
+  const auto report = checker.replies.receive_for(deadline_of(60s));
+  REQUIRE(report);
+  CHECK(report->as<int>() == -1);
+}

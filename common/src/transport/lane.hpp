@@ -120,6 +120,12 @@ class LaneWriter {
 
   // Bytes written since the lane was made (the write index).
   std::uint64_t written() const noexcept { return write_index_; }
+  // Everything published has been consumed; unlike drained(), from any
+  // thread (it reads only the shared indices).
+  bool published_all_consumed() const noexcept {
+    return header_->read_index.load(std::memory_order_acquire) >=
+           header_->write_index.load(std::memory_order_acquire);
+  }
   // Whether the consumer says it has consumed at least `index` bytes. Only a
   // hint: the consumer writes the read index, so it can lie, which hurts only
   // itself.

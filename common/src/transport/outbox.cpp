@@ -183,6 +183,7 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
     // segments) alone; see outbox.hpp.
     const Writing writing(*lane, registered_);
     if (!writing.dropped()) {
+      if (lane->receiver->turn.load(std::memory_order_relaxed) != lane) take_turn(*lane);
       result = payload.size() > lane->writer.max_inline_payload()
                    ? write_out_of_line(*lane, port, kind, flags, payload)
                    : write(*lane, port, kind, flags, payload);
@@ -190,6 +191,23 @@ SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKi
   }
   if (result == SendResult::inbox_gone) disconnect(inbox_name);
   return result;
+}
+
+void Outbox::take_turn(Lane& lane) {
+  Receiver& receiver = *lane.receiver;
+  std::shared_ptr<Lane> previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = std::exchange(receiver.turn_owner, lane.shared_from_this());
+    receiver.turn.store(&lane, std::memory_order_release);
+  }
+  if (previous == nullptr || previous.get() == &lane) return;
+  // What the other thread sent before us reaches the receiver first.
+  SpinStep spin_step;
+  while (!previous->writer.published_all_consumed()) {
+    if (previous->dropped.load(std::memory_order_acquire) || !receiver_alive(receiver)) return;
+    spin_step();
+  }
 }
 
 bool Outbox::wait_drained(std::string_view inbox_name) {
@@ -242,6 +260,8 @@ void Outbox::disconnect(std::string_view inbox_name) {
   {
     std::lock_guard lock(mutex_);
     if (const auto receiver = receivers_.find(inbox_name); receiver != receivers_.end()) {
+      receiver->second->turn.store(nullptr, std::memory_order_relaxed);
+      receiver->second->turn_owner.reset();
       receivers_.erase(receiver);
     }
     const auto found = lanes_.find(inbox_name);

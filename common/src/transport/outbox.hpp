@@ -6,6 +6,14 @@
 // So a send takes no lock: the thread writes its own ring and publishes its
 // write index, and frames from one thread to one port keep their order.
 //
+// Order across the threads of this process is kept too, where one send
+// happens before another (a thread sends a task, another later its cancel):
+// the receiver must not see them the other way round, although they come
+// through two lanes. So the inbox's lane in use is noted (`turn`); a thread
+// whose lane is not the one in use first waits until the receiver has taken
+// everything from the lane that was, then takes the turn. A thread that keeps
+// sending pays one relaxed load for this; threads that alternate pay a wait.
+//
 // The one writer of a lane is its thread. The other party is disconnect
 // (the receiver has ended: reclaim what the lane still holds), which must
 // not walk the ring while its writer writes. A writer marks `writing`,
@@ -76,6 +84,9 @@ class Outbox {
     return detail::max_inline_payload(options_.lane_capacity);
   }
 
+ public:
+  struct Lane;
+
  private:
   // The doorbell of an inbox this process sends to, mapped once for all its
   // threads' lanes.
@@ -86,12 +97,16 @@ class Outbox {
     // The receiver parks with membarrier and this process is registered: a
     // compiler barrier rings the doorbell (doorbell.hpp).
     bool light_ring = false;
+    // The lane whose turn it is (see above): the atomic for the sender's
+    // look, the owner (guarded by Outbox::mutex_) to keep it alive.
+    std::atomic<const Lane*> turn{nullptr};
+    std::shared_ptr<Lane> turn_owner;
   };
 
  public:
   // One sending thread's lane to one inbox (see above). Public for the
   // thread's table of its lanes (outbox.cpp); nothing else uses it.
-  struct Lane {
+  struct Lane : std::enable_shared_from_this<Lane> {
     std::shared_ptr<Receiver> receiver;
     Segment segment;
     LaneWriter writer;
@@ -136,6 +151,9 @@ class Outbox {
   std::shared_ptr<Receiver> open_receiver(std::string_view inbox_name);
   // Drops every lane to an inbox that is gone, and their names.
   void disconnect(std::string_view inbox_name);
+  // Makes `lane` the one in use for its receiver, after the receiver took
+  // everything from the lane that was (see above).
+  void take_turn(Lane& lane);
   SendResult write(Lane& lane, std::uint64_t port, FrameKind kind, std::uint16_t flags,
                    std::span<const std::byte> payload);
   SendResult write_out_of_line(Lane& lane, std::uint64_t port, FrameKind kind,
