@@ -15,8 +15,10 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/posix.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -63,13 +65,14 @@ class BlockedSignals {
 //  - Every signal the parent handles goes back to its default action (as
 //    posix_spawn does), then the child's mask is the launcher thread's again.
 //  - The child is killed when the launcher thread (its parent thread) ends.
-//  - It inherits no descriptor but stdin, stdout and stderr: every other one
-//    is marked close-on-exec. bp::limit_handles would do this too, but it
-//    allocates after the fork, which deadlocks now and then under
-//    AddressSanitizer.
+//  - It inherits no descriptor but stdin, stdout and stderr (or those the
+//    options give) and the one kept as fd 3: every other one is marked
+//    close-on-exec. bp::limit_handles would do this too, but it allocates
+//    after the fork, which deadlocks now and then under AddressSanitizer.
 class PrepareChild : public bp::extend::handler {
  public:
-  explicit PrepareChild(const sigset_t& mask) noexcept : mask_(&mask) {}
+  PrepareChild(const sigset_t& mask, const LaunchOptions& options) noexcept
+      : mask_(&mask), options_(&options) {}
 
   template <class Executor>
   void on_exec_setup(Executor&) const {
@@ -85,10 +88,24 @@ class PrepareChild : public bp::extend::handler {
     ::sigprocmask(SIG_SETMASK, mask_, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // dup2 clears close-on-exec on the copy it makes.
+    if (options_->stdin_fd >= 0) ::dup2(options_->stdin_fd, STDIN_FILENO);
+    if (options_->stdout_fd >= 0) ::dup2(options_->stdout_fd, STDOUT_FILENO);
+    if (options_->stderr_fd >= 0) ::dup2(options_->stderr_fd, STDERR_FILENO);
+    if (options_->kept_as_fd3 == 3) {
+      ::fcntl(3, F_SETFD, 0);
+    } else if (options_->kept_as_fd3 >= 0) {
+      ::dup2(options_->kept_as_fd3, 3);
+    }
+    if (options_->no_core_dump) {
+      const rlimit none{0, 0};
+      ::setrlimit(RLIMIT_CORE, &none);
+    }
   }
 
  private:
   const sigset_t* mask_;
+  const LaunchOptions* options_;
 };
 
 class Launcher {
@@ -99,8 +116,9 @@ class Launcher {
     return *launcher;
   }
 
-  int launch(const std::string& executable, const std::vector<std::string>& arguments) {
-    std::packaged_task<int()> task([&] { return start(executable, arguments); });
+  int launch(const std::string& executable, const std::vector<std::string>& arguments,
+             const LaunchOptions& options) {
+    std::packaged_task<int()> task([&] { return start(executable, arguments, options); });
     auto result = task.get_future();
     {
       std::lock_guard lock(mutex_);
@@ -126,11 +144,12 @@ class Launcher {
     }
   }
 
-  static int start(const std::string& executable, const std::vector<std::string>& arguments) {
+  static int start(const std::string& executable, const std::vector<std::string>& arguments,
+                   const LaunchOptions& options) {
     std::error_code error;
     const BlockedSignals blocked;
-    bp::child child(bp::exe = executable, bp::args = arguments, PrepareChild(blocked.previous()),
-                    bp::posix::use_vfork, error);
+    bp::child child(bp::exe = executable, bp::args = arguments,
+                    PrepareChild(blocked.previous(), options), bp::posix::use_vfork, error);
     if (error) {
       throw IsolateSpawnError("cannot start " + executable + ": " + error.message());
     }
@@ -148,8 +167,9 @@ class Launcher {
 
 }  // namespace
 
-int launch_process(const std::string& executable, const std::vector<std::string>& arguments) {
-  return Launcher::get().launch(executable, arguments);
+int launch_process(const std::string& executable, const std::vector<std::string>& arguments,
+                   const LaunchOptions& options) {
+  return Launcher::get().launch(executable, arguments, options);
 }
 
 }  // namespace isolated::detail

@@ -5,6 +5,7 @@
 #include "launcher.hpp"
 #include "supervisor.hpp"
 #include "worker_binary_check.hpp"
+#include "zygote_client.hpp"
 #include "common/src/os/environment.hpp"
 #include "common/src/shm/segment.hpp"
 #include "worker/src/boot.hpp"
@@ -65,6 +66,21 @@ struct Launched {
   SendPort control;
 };
 
+// A worker of this program is forked from the zygote where one can serve;
+// any other (a worker binary, or no zygote) is exec'd. Either way the
+// supervisor watches it from here on.
+int start_worker(const std::string& program, const std::string& boot_record,
+                 const LaunchOptions& options, const ChildWatch& watch) {
+  if (program == kThisProgram) {
+    if (const auto pid = start_from_zygote(boot_record, options, watch, handshake_timeout())) {
+      return *pid;
+    }
+  }
+  const int pid = launch_process(program, {std::string(kWorkerFlag), boot_record}, options);
+  Supervisor::get().watch(pid, watch);
+  return pid;
+}
+
 // What a worker runs: code of this program (Isolate::spawn, compute), or
 // another program's ISOLATED_WORKER_MAIN or runner service (spawn_uri).
 struct WorkerEntry {
@@ -109,9 +125,9 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   // The worker unlinks the boot record once it read it; if it never gets that
   // far, `segment` unlinks it here when this function returns.
   Segment segment = write_boot_record(boot);
-  const int pid = launch_process(entry.program, {std::string(kWorkerFlag), segment.name()});
-  Supervisor::get().watch(pid, boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
-                          std::move(on_end));
+  const ChildWatch watch{boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
+                         std::move(on_end)};
+  const int pid = start_worker(entry.program, segment.name(), LaunchOptions{}, watch);
   SendPort control = Supervisor::get().wait_for_hello(pid, handshake_timeout());
   return Launched{pid, std::move(control)};
 }

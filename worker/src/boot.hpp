@@ -61,6 +61,13 @@ void set_binary_main(BinaryMain main);
 // isolate and ends the process; otherwise returns.
 void run_worker_if_spawned(int argc, char** argv);
 
+// What a worker does once it runs, however it was started (exec'd with
+// kWorkerFlag, or forked by the zygote, isolated/src/zygote_spare.cpp): reads
+// the boot record of that name, joins the session, names itself, starts the
+// runtime, installs the crash handler, greets its parent, runs the entry and
+// the event loop, and ends the process.
+[[noreturn]] void run_worker(std::string_view boot_record_name);
+
 // Otherwise: starts this process's runtime as a root isolate, whose session's
 // segments go when it ends (isolated::init, a worker binary started by hand).
 void start_root_runtime();

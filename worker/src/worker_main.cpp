@@ -108,14 +108,19 @@ void start_root_runtime() {
 
 void run_worker_if_spawned(int argc, char** argv) {
   if (argc < 3 || std::string_view(argv[1]) != kWorkerFlag) return;
+  run_worker(argv[2]);
+}
+
+void run_worker(std::string_view boot_record_name) {
   BootRecord boot;
   try {
-    boot = read_boot_record(argv[2]);
+    boot = read_boot_record(boot_record_name);
   } catch (const std::exception& e) {
     fail(std::string("cannot read the boot record: ") + e.what());
   }
-  // PR_SET_PDEATHSIG was set before exec; if the parent died before that,
-  // we were re-parented already and must not run.
+  // PR_SET_PDEATHSIG was set before exec (or right after the zygote's clone);
+  // if the parent died before that, we were re-parented already and must not
+  // run.
   if (::getppid() != boot.parent_pid) ::_exit(72);
   join_session(boot.root_pid);
   set_process_name(boot.debug_name);

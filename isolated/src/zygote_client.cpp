@@ -1,0 +1,271 @@
+#include "zygote_client.hpp"
+
+#include "spawn.hpp"
+#include "zygote_protocol.hpp"
+#include "common/src/os/environment.hpp"
+#include "common/src/os/socket_message.hpp"
+#include "common/src/os/syscall.hpp"
+#include "common/src/os/unique_fd.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <set>
+
+namespace isolated::detail {
+namespace {
+
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer's runtime keeps threads of its own: never single-threaded.
+constexpr bool kZygoteBuild = false;
+#else
+constexpr bool kZygoteBuild = true;
+#endif
+
+// A zygote that failed to start this often in a row is not tried again.
+constexpr int kMaxFailedStarts = 3;
+
+std::atomic<bool>& enabled() {
+  static std::atomic<bool> on{kZygoteBuild &&
+                              environment_number("ISOLATED_ZYGOTE").value_or(1) != 0};
+  return on;
+}
+
+template <class T>
+std::span<const std::byte> bytes_of(const T& value) {
+  return std::as_bytes(std::span(&value, 1));
+}
+
+// The peer of `socket` has closed its end (died).
+bool peer_gone(int socket) {
+  pollfd poll_fd{socket, 0, 0};
+  return ::poll(&poll_fd, 1, 0) == 1 && (poll_fd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+// Waits up to `timeout` for one message of exactly sizeof(T) bytes. Nothing
+// if the peer is gone, or it sent something else, or time ran out.
+template <class T>
+std::optional<T> receive_within(int socket, std::chrono::milliseconds timeout,
+                                std::vector<UniqueFd>* descriptors = nullptr) {
+  pollfd poll_fd{socket, POLLIN, 0};
+  const int ready = retry_on_eintr(
+      [&] { return ::poll(&poll_fd, 1, static_cast<int>(timeout.count())); });
+  if (ready != 1) return std::nullopt;
+  T value;
+  ReceivedMessage received = receive_message(socket, std::as_writable_bytes(std::span(&value, 1)));
+  if (received.size != sizeof value) return std::nullopt;
+  if (descriptors != nullptr) *descriptors = std::move(received.descriptors);
+  return value;
+}
+
+// The descriptors a BootRequest carries, in the order zygote_protocol.hpp
+// gives, and the flags that say which they are.
+struct BootDescriptors {
+  UniqueFd working_directory;
+  std::vector<int> fds;
+  std::uint32_t flags = 0;
+};
+
+BootDescriptors boot_descriptors(const LaunchOptions& options) {
+  BootDescriptors boot;
+  // The worker runs where its spawner is now, not where the zygote started.
+  boot.working_directory.reset(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (boot.working_directory) {
+    boot.flags |= kBootWorkingDirectory;
+    boot.fds.push_back(boot.working_directory.get());
+  }
+  const std::pair<int, std::uint32_t> standard[] = {
+      {options.stdin_fd, kBootStdin}, {options.stdout_fd, kBootStdout},
+      {options.stderr_fd, kBootStderr}};
+  for (const auto& [fd, flag] : standard) {
+    if (fd < 0) continue;
+    boot.flags |= flag;
+    boot.fds.push_back(fd);
+  }
+  if (options.no_core_dump) boot.flags |= kBootNoCoreDump;
+  return boot;
+}
+
+// A helper child: the zygote or a spare, and our end of its socket.
+struct Helper {
+  UniqueFd socket;
+  int pid = 0;
+  explicit operator bool() const noexcept { return socket.valid(); }
+};
+
+class ZygoteClient {
+ public:
+  static ZygoteClient& get() {
+    // Never destroyed: the supervisor's thread calls back into it.
+    static ZygoteClient* client = new ZygoteClient();
+    return *client;
+  }
+
+  std::optional<int> start(const std::string& boot_record, const LaunchOptions& options,
+                           const ChildWatch& watch, std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    // A spare killed while it waited is dropped (the supervisor reaps it)
+    // and the next one tried.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (!spare_) spare_ = fork_spare_locked(timeout);
+      if (!spare_) return std::nullopt;
+      Helper spare = std::exchange(spare_, Helper{});
+      if (peer_gone(spare.socket.get())) continue;
+      if (!Supervisor::get().adopt_spare(spare.pid, watch)) continue;
+      no_longer_a_helper(spare.pid);
+      hand_boot_record(spare, boot_record, options);
+      // The next spawn's spare, forked while this worker starts.
+      spare_ = fork_spare_locked(timeout);
+      return spare.pid;
+    }
+    return std::nullopt;
+  }
+
+  bool stop(std::chrono::milliseconds timeout) {
+    {
+      std::lock_guard lock(mutex_);
+      // Both end when their socket closes.
+      spare_ = Helper{};
+      zygote_ = Helper{};
+    }
+    std::unique_lock lock(helpers_mutex_);
+    return helpers_changed_.wait_for(lock, timeout, [&] { return helpers_.empty(); });
+  }
+
+  std::vector<int> helper_pids() {
+    std::lock_guard lock(helpers_mutex_);
+    return {helpers_.begin(), helpers_.end()};
+  }
+
+ private:
+  ZygoteClient() = default;
+
+  // Nothing if no zygote can serve us, now or (unusable_) ever.
+  Helper fork_spare_locked(std::chrono::milliseconds timeout) {
+    if (!enabled().load() || unusable_) return {};
+    try {
+      if (zygote_ && peer_gone(zygote_.socket.get())) zygote_ = Helper{};
+      if (!zygote_) zygote_ = start_zygote_locked(timeout);
+      if (!zygote_) return {};
+      if (!send_message(zygote_.socket.get(), bytes_of(SpareRequest{}), {})) {
+        zygote_ = Helper{};  // it died since; the next spawn starts another
+        return {};
+      }
+      std::vector<UniqueFd> descriptors;
+      const auto reply = receive_within<SpareReply>(zygote_.socket.get(), timeout, &descriptors);
+      if (!reply) {
+        zygote_ = Helper{};
+        return {};
+      }
+      if (reply->pid <= 0 || descriptors.size() != 1) return {};  // fork failed: exec this time
+      Helper spare{std::move(descriptors[0]), reply->pid};
+      watch_helper(spare.pid);
+      return spare;
+    } catch (const std::exception&) {
+      // The exec path reports what is wrong, if anything still is.
+      return {};
+    }
+  }
+
+  Helper start_zygote_locked(std::chrono::milliseconds timeout) {
+    int pair[2];
+    checked("socketpair",
+            [&] { return ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair); });
+    Helper zygote{UniqueFd(pair[0]), 0};
+    const UniqueFd zygote_end(pair[1]);
+    LaunchOptions options;
+    options.kept_as_fd3 = zygote_end.get();
+    zygote.pid = launch_process(kThisProgram,
+                                {std::string(kZygoteFlag), std::to_string(::getpid())}, options);
+    watch_helper(zygote.pid);
+    const auto hello = receive_within<ZygoteHello>(zygote.socket.get(), timeout);
+    if (hello && hello->unusable == 0) {
+      failed_starts_ = 0;
+      return zygote;
+    }
+    if (hello) {
+      unusable_ = true;  // it said why; the same program says the same again
+    } else {
+      ::kill(zygote.pid, SIGKILL);  // the supervisor reaps it
+      if (++failed_starts_ >= kMaxFailedStarts) unusable_ = true;
+    }
+    return {};
+  }
+
+  // Sends the spare its boot record and closes our end: it is a worker now.
+  // If it died just now, the send fails and so does the spawn, through the
+  // supervisor, which reports its end.
+  static void hand_boot_record(const Helper& spare, const std::string& boot_record,
+                               const LaunchOptions& options) {
+    BootRequest request;
+    std::strncpy(request.boot_record, boot_record.c_str(), sizeof request.boot_record - 1);
+    const BootDescriptors descriptors = boot_descriptors(options);
+    request.flags = descriptors.flags;
+    try {
+      send_message(spare.socket.get(), bytes_of(request), descriptors.fds);
+    } catch (const std::exception&) {
+      ::kill(spare.pid, SIGKILL);  // it must not wait forever; its end fails the spawn
+    }
+  }
+
+  // The supervisor reaps it when it ends; until then it is a helper.
+  void watch_helper(int pid) {
+    {
+      std::lock_guard lock(helpers_mutex_);
+      helpers_.insert(pid);
+    }
+    try {
+      Supervisor::get().watch_helper(pid, [this, pid] { no_longer_a_helper(pid); });
+    } catch (...) {
+      // Unwatched, it would stay a zombie: end and reap it here.
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      no_longer_a_helper(pid);
+      throw;
+    }
+  }
+
+  void no_longer_a_helper(int pid) {
+    {
+      std::lock_guard lock(helpers_mutex_);
+      helpers_.erase(pid);
+    }
+    helpers_changed_.notify_all();
+  }
+
+  std::mutex mutex_;  // one spawn at a time talks to the zygote
+  Helper zygote_;
+  Helper spare_;
+  bool unusable_ = false;
+  int failed_starts_ = 0;
+
+  // Separate, as the supervisor's thread takes it: helpers not yet reaped.
+  std::mutex helpers_mutex_;
+  std::condition_variable helpers_changed_;
+  std::set<int> helpers_;
+};
+
+}  // namespace
+
+std::optional<int> start_from_zygote(const std::string& boot_record, const LaunchOptions& options,
+                                     const ChildWatch& watch, std::chrono::milliseconds timeout) {
+  return ZygoteClient::get().start(boot_record, options, watch, timeout);
+}
+
+bool stop_zygote(std::chrono::milliseconds timeout) { return ZygoteClient::get().stop(timeout); }
+
+std::vector<int> zygote_helper_pids() { return ZygoteClient::get().helper_pids(); }
+
+void set_zygote_enabled(bool on) { enabled().store(on && kZygoteBuild); }
+
+}  // namespace isolated::detail
