@@ -6,6 +6,7 @@
 #include "common/src/os/socket_message.hpp"
 #include "common/src/os/syscall.hpp"
 #include "common/src/os/unique_fd.hpp"
+#include "worker/src/runtime.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +35,9 @@ constexpr bool kZygoteBuild = true;
 
 // A zygote that failed to start this often in a row is not tried again.
 constexpr int kMaxFailedStarts = 3;
+
+// How long a process that ends waits for its zygote and spare to end.
+constexpr std::chrono::milliseconds kStopOnExit{100};
 
 std::atomic<bool>& enabled() {
   static std::atomic<bool> on{kZygoteBuild &&
@@ -191,6 +195,7 @@ class ZygoteClient {
     const auto hello = receive_within<ZygoteHello>(zygote.socket.get(), timeout);
     if (hello && hello->unusable == 0) {
       failed_starts_ = 0;
+      end_with_the_runtime();
       return zygote;
     }
     if (hello) {
@@ -200,6 +205,16 @@ class ZygoteClient {
       if (++failed_starts_ >= kMaxFailedStarts) unusable_ = true;
     }
     return {};
+  }
+
+  // A process that ends cleanly ends its zygote and spare first and reaps
+  // them, so that they are no orphans for whoever adopts those. Bounded: the
+  // supervisor that reaps them may be waiting for the very thread that ends
+  // the process (then they are orphans after all).
+  static void end_with_the_runtime() {
+    if (Runtime* runtime = Runtime::current()) {
+      runtime->set_before_exit([] { get().stop(kStopOnExit); });
+    }
   }
 
   // Sends the spare its boot record and closes our end: it is a worker now.

@@ -13,6 +13,8 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
+#include "support/forked_process.hpp"
+#include "support/leftovers.hpp"
 
 #include <signal.h>
 #include <sys/types.h>
@@ -428,6 +430,9 @@ TEST_CASE("a parent's death takes its children with it", "[integration][supervis
   CHECK(parent_of(leaf) == middle_pid);
   CHECK(segment_exists(leaf_inbox));
 
+  // The middle's other children, its zygote and spare, are orphaned too.
+  std::vector<int> middle_helpers = isolated::test::children_of(middle_pid);
+  std::erase(middle_helpers, leaf_pid);
   REQUIRE(::kill(middle_pid, SIGKILL) == 0);
   REQUIRE(exits.receive_for(deadline_of(10s)));
   CHECK(eventually([&] { return !exists(middle_process); }));
@@ -445,6 +450,7 @@ TEST_CASE("a parent's death takes its children with it", "[integration][supervis
   CHECK(WIFSIGNALED(status));
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   CHECK_FALSE(exists(leaf));
+  for (const int helper : middle_helpers) CHECK(isolated::test::reap_child(helper, deadline_of(10s)).has_value());
 
   // DESIGN §6/§11: a dead isolate's segments are unlinked. The leaf's parent
   // is dead, so only its session's root can do it.
