@@ -115,10 +115,15 @@ bool Runtime::port_open(std::uint64_t id) {
 std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
   ++waiting_receivers_;
+  // The service thread steps aside while receivers wait (service_loop); the
+  // last one to leave wakes it, or the inbox went undrained until its next
+  // look, up to kServiceSlice later.
   struct Leave {
-    int& count;
-    ~Leave() { --count; }
-  } leave{waiting_receivers_};
+    Runtime& runtime;
+    ~Leave() {
+      if (--runtime.waiting_receivers_ == 0) runtime.changed_.notify_all();
+    }
+  } leave{*this};
   bool looked_once = false;
   for (;;) {
     const auto port = ports_.find(id);
