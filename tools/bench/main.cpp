@@ -4,10 +4,12 @@
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
+//   isolated-bench spawn [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
+#include "spawn_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -104,7 +106,7 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench transport|transfer|pool [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench transport|transfer|pool|spawn [--quick]\n");
 }
 
 }  // namespace
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);
+    if (what == "spawn") return isolated::bench::spawn(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());
     return 1;
