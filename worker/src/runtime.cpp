@@ -186,6 +186,14 @@ bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, Frame
     }
     batch.emplace_back(port.port_id(), std::move(message));
     dispatch(batch);
+    // A receiver that holds the drainer role sleeps on the doorbell, not on
+    // changed_: wake it, or it sees the message only when its slice ends.
+    bool draining = false;
+    {
+      std::lock_guard lock(mutex_);
+      draining = drainer_active_;
+    }
+    if (draining) inbox_.interrupt();
     return true;
   }
   return outbox_.send(port.inbox_name(), port.port_id(), kind, 0, bytes) == SendResult::sent;
