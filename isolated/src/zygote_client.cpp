@@ -19,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -115,38 +116,49 @@ class ZygoteClient {
     return *client;
   }
 
-  std::optional<int> start(const std::string& boot_record, const LaunchOptions& options,
+  std::optional<int> start(const BootRecordHandoff& boot_record, const LaunchOptions& options,
                            const ChildWatch& watch, std::chrono::milliseconds timeout) {
     std::lock_guard lock(mutex_);
     // A spare killed while it waited is dropped (the supervisor reaps it)
     // and the next one tried.
     for (int attempt = 0; attempt < 3; ++attempt) {
-      if (!spare_) spare_ = fork_spare_locked(timeout);
-      if (!spare_) return std::nullopt;
-      Helper spare = std::exchange(spare_, Helper{});
+      Helper spare = take_spare_locked(timeout);
+      if (!spare) return std::nullopt;
       if (peer_gone(spare.socket.get())) continue;
       if (!Supervisor::get().adopt_spare(spare.pid, watch)) continue;
       no_longer_a_helper(spare.pid);
       hand_boot_record(spare, boot_record, options);
-      // The next spawn's spare, forked while this worker starts.
-      spare_ = fork_spare_locked(timeout);
       return spare.pid;
     }
     return std::nullopt;
   }
 
+  void replenish(std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    // Only for a process that spawns from its zygote (not one that starts
+    // worker binaries only).
+    if (zygote_ && spares_.empty() && requested_ == 0) request_spare_locked(timeout);
+  }
+
   bool stop(std::chrono::milliseconds timeout) {
     {
       std::lock_guard lock(mutex_);
-      // Both end when their socket closes.
-      spare_ = Helper{};
+      // Spares asked for are watched first; then all end when their socket
+      // closes.
+      collect_replies_locked(timeout);
+      spares_.clear();
       zygote_ = Helper{};
+      requested_ = 0;
     }
     std::unique_lock lock(helpers_mutex_);
     return helpers_changed_.wait_for(lock, timeout, [&] { return helpers_.empty(); });
   }
 
-  std::vector<int> helper_pids() {
+  std::vector<int> helper_pids(std::chrono::milliseconds timeout) {
+    {
+      std::lock_guard lock(mutex_);
+      collect_replies_locked(timeout);
+    }
     std::lock_guard lock(helpers_mutex_);
     return {helpers_.begin(), helpers_.end()};
   }
@@ -154,31 +166,71 @@ class ZygoteClient {
  private:
   ZygoteClient() = default;
 
-  // Nothing if no zygote can serve us, now or (unusable_) ever.
-  Helper fork_spare_locked(std::chrono::milliseconds timeout) {
-    if (!enabled().load() || unusable_) return {};
+  // A spare ready, or else one asked for and waited for; nothing if no
+  // zygote can serve us, now or (unusable_) ever.
+  Helper take_spare_locked(std::chrono::milliseconds timeout) {
+    collect_replies_locked(std::chrono::milliseconds(0));  // what came meanwhile
+    if (spares_.empty() && requested_ == 0 && !request_spare_locked(timeout)) return {};
+    if (spares_.empty()) collect_replies_locked(timeout);
+    if (spares_.empty()) return {};
+    Helper spare = std::move(spares_.front());
+    spares_.pop_front();
+    return spare;
+  }
+
+  // Asks the zygote for a spare, starting the zygote first if need be;
+  // returns at once (the zygote forks meanwhile). False if no zygote serves.
+  bool request_spare_locked(std::chrono::milliseconds timeout) {
+    if (!enabled().load() || unusable_) return false;
     try {
-      if (zygote_ && peer_gone(zygote_.socket.get())) zygote_ = Helper{};
-      if (!zygote_) zygote_ = start_zygote_locked(timeout);
-      if (!zygote_) return {};
-      if (!send_message(zygote_.socket.get(), bytes_of(SpareRequest{}), {})) {
-        zygote_ = Helper{};  // it died since; the next spawn starts another
-        return {};
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!zygote_) zygote_ = start_zygote_locked(timeout);
+        if (!zygote_) return false;
+        if (send_message(zygote_.socket.get(), bytes_of(SpareRequest{}), {})) {
+          ++requested_;
+          return true;
+        }
+        drop_zygote_locked();  // it died since; another one is started
       }
-      std::vector<UniqueFd> descriptors;
-      const auto reply = receive_within<SpareReply>(zygote_.socket.get(), timeout, &descriptors);
-      if (!reply) {
-        zygote_ = Helper{};
-        return {};
-      }
-      if (reply->pid <= 0 || descriptors.size() != 1) return {};  // fork failed: exec this time
-      Helper spare{std::move(descriptors[0]), reply->pid};
-      watch_helper(spare.pid);
-      return spare;
     } catch (const std::exception&) {
       // The exec path reports what is wrong, if anything still is.
-      return {};
     }
+    return false;
+  }
+
+  // Takes the zygote's answers to the spares asked for: waits up to
+  // `timeout` for the first (0: takes only what is there), none after it.
+  void collect_replies_locked(std::chrono::milliseconds timeout) {
+    while (requested_ > 0 && zygote_) {
+      std::vector<UniqueFd> descriptors;
+      std::optional<SpareReply> reply;
+      try {
+        reply = receive_within<SpareReply>(zygote_.socket.get(), timeout, &descriptors);
+      } catch (const std::exception&) {
+      }
+      if (!reply) {
+        // Nothing yet, which is fine if we did not wait; a zygote that is
+        // gone (or said nonsense, or took the whole timeout) is replaced.
+        if (timeout.count() > 0 || peer_gone(zygote_.socket.get())) drop_zygote_locked();
+        return;
+      }
+      --requested_;
+      timeout = std::chrono::milliseconds(0);
+      if (reply->pid <= 0 || descriptors.size() != 1) continue;  // its fork failed
+      try {
+        watch_helper(reply->pid);
+        spares_.push_back(Helper{std::move(descriptors[0]), reply->pid});
+      } catch (const std::exception&) {  // reaped already by watch_helper
+      }
+    }
+  }
+
+  void drop_zygote_locked() {
+    // A zygote that does not answer is not waited for; one that has died is
+    // reaped by the supervisor either way.
+    if (zygote_.pid > 0) ::kill(zygote_.pid, SIGKILL);
+    zygote_ = Helper{};
+    requested_ = 0;
   }
 
   Helper start_zygote_locked(std::chrono::milliseconds timeout) {
@@ -220,14 +272,25 @@ class ZygoteClient {
   // Sends the spare its boot record and closes our end: it is a worker now.
   // If it died just now, the send fails and so does the spawn, through the
   // supervisor, which reports its end.
-  static void hand_boot_record(const Helper& spare, const std::string& boot_record,
+  static void hand_boot_record(const Helper& spare, const BootRecordHandoff& boot_record,
                                const LaunchOptions& options) {
-    BootRequest request;
-    std::strncpy(request.boot_record, boot_record.c_str(), sizeof request.boot_record - 1);
     const BootDescriptors descriptors = boot_descriptors(options);
+    BootRequest request;
     request.flags = descriptors.flags;
+    std::vector<std::byte> message;
+    if (!boot_record.encoded.empty()) {
+      request.flags |= kBootRecordInline;
+      request.record_bytes = static_cast<std::uint32_t>(boot_record.encoded.size());
+    } else {
+      std::strncpy(request.boot_record, boot_record.segment.c_str(),
+                   sizeof request.boot_record - 1);
+    }
+    const auto header = bytes_of(request);
+    message.reserve(header.size() + boot_record.encoded.size());
+    message.insert(message.end(), header.begin(), header.end());
+    message.insert(message.end(), boot_record.encoded.begin(), boot_record.encoded.end());
     try {
-      send_message(spare.socket.get(), bytes_of(request), descriptors.fds);
+      send_message(spare.socket.get(), message, descriptors.fds);
     } catch (const std::exception&) {
       ::kill(spare.pid, SIGKILL);  // it must not wait forever; its end fails the spawn
     }
@@ -260,7 +323,8 @@ class ZygoteClient {
 
   std::mutex mutex_;  // one spawn at a time talks to the zygote
   Helper zygote_;
-  Helper spare_;
+  std::deque<Helper> spares_;  // ready, watched as helpers
+  int requested_ = 0;          // spares asked for, not yet answered
   bool unusable_ = false;
   int failed_starts_ = 0;
 
@@ -272,14 +336,21 @@ class ZygoteClient {
 
 }  // namespace
 
-std::optional<int> start_from_zygote(const std::string& boot_record, const LaunchOptions& options,
-                                     const ChildWatch& watch, std::chrono::milliseconds timeout) {
+std::optional<int> start_from_zygote(const BootRecordHandoff& boot_record,
+                                     const LaunchOptions& options, const ChildWatch& watch,
+                                     std::chrono::milliseconds timeout) {
   return ZygoteClient::get().start(boot_record, options, watch, timeout);
 }
 
 bool stop_zygote(std::chrono::milliseconds timeout) { return ZygoteClient::get().stop(timeout); }
 
-std::vector<int> zygote_helper_pids() { return ZygoteClient::get().helper_pids(); }
+std::vector<int> zygote_helper_pids(std::chrono::milliseconds timeout) {
+  return ZygoteClient::get().helper_pids(timeout);
+}
+
+void replenish_zygote_spare(std::chrono::milliseconds timeout) {
+  ZygoteClient::get().replenish(timeout);
+}
 
 void set_zygote_enabled(bool on) { enabled().store(on && kZygoteBuild); }
 

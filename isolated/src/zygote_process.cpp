@@ -22,6 +22,7 @@
 #include "zygote_spare.hpp"
 #include "common/src/os/socket_message.hpp"
 #include "common/src/os/unique_fd.hpp"
+#include "worker/src/crash_report.hpp"
 
 #include <linux/sched.h>
 #include <sys/prctl.h>
@@ -155,6 +156,8 @@ void run_zygote_if_asked(int argc, char** argv) {
       send_message(kZygoteSocketFd, bytes_of(hello), {});
       ::_exit(0);
     }
+    // Once, for every worker it forks.
+    prepare_crash_handler();
     ::prctl(PR_SET_NAME, "isolated-zygote", 0, 0, 0);
     if (!send_message(kZygoteSocketFd, bytes_of(hello), {})) ::_exit(0);
     serve(tid, inheritance);

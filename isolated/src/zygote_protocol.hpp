@@ -5,10 +5,11 @@
 //   spawner <-> zygote: the spawner asks for a spare (SpareRequest); the zygote
 //     forks one and answers SpareReply, with the spawner's end of the spare's
 //     own socket attached. The zygote greets its spawner first (ZygoteHello).
-//   spawner <-> spare: the spawner sends one BootRequest, with the spare's
-//     working directory and any stdin/stdout/stderr attached, and closes its
-//     end; the spare becomes the worker. A spare whose socket closes before a
-//     BootRequest came (its spawner is stopping) ends.
+//   spawner <-> spare: the spawner sends one BootRequest (and the boot
+//     record after it, if it fits), with the spare's working directory and
+//     any stdin/stdout/stderr attached, and closes its end; the spare becomes
+//     the worker. A spare whose socket closes before a BootRequest came (its
+//     spawner is stopping) ends.
 //
 // All are fixed-size structs of one build of one program: both sides are the
 // same binary, so no versioning.
@@ -16,6 +17,7 @@
 
 #include "common/src/shm/names.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -50,11 +52,18 @@ enum BootRequestFlags : std::uint32_t {
   kBootStdout = 4,
   kBootStderr = 8,
   kBootNoCoreDump = 16,  // RLIMIT_CORE 0
+  kBootRecordInline = 32,  // the record follows the request
 };
 
+// The largest boot record sent inline (the message's argument is in it); a
+// larger one goes in a segment of its own, as for an exec'd worker.
+inline constexpr std::size_t kMaxInlineBootRecord = 64 * 1024;
+
 struct BootRequest {
-  char boot_record[kMaxSegmentNameBytes] = {};  // NUL-terminated segment name
   std::uint32_t flags = 0;
+  std::uint32_t record_bytes = 0;  // inline: the length of the record after this
+  // Otherwise: the NUL-terminated name of the segment that holds it.
+  char boot_record[kMaxSegmentNameBytes] = {};
 };
 
 }  // namespace isolated::detail

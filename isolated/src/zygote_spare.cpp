@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <span>
 #include <string>
 
 namespace isolated::detail {
@@ -70,22 +72,34 @@ void run_spare(int socket, const SpareInheritance& inheritance) {
   if (socket != kSpareSocketFd) ::dup2(socket, kSpareSocketFd);
   ::close_range(kSpareSocketFd + 1, ~0U, 0);
 
-  BootRequest request;
+  // The request, then the record if it came inline. Not zero-filled: only
+  // the pages the message lands in are touched.
+  const std::size_t capacity = sizeof(BootRequest) + kMaxInlineBootRecord;
+  const auto buffer = std::make_unique_for_overwrite<std::byte[]>(capacity);
   ReceivedMessage received;
   try {
-    received = receive_message(kSpareSocketFd, std::as_writable_bytes(std::span(&request, 1)));
+    received = receive_message(kSpareSocketFd, std::span(buffer.get(), capacity));
   } catch (const std::exception& e) {
     fail(std::string("cannot read the boot request: ") + e.what());
   }
   if (received.size == 0) ::_exit(0);  // the spawner no longer needs a spare
-  if (received.size != sizeof request) fail("a boot request of the wrong size");
+  BootRequest request;
+  if (received.size < sizeof request) fail("a boot request too short");
+  std::memcpy(&request, buffer.get(), sizeof request);
+  const bool inline_record = (request.flags & kBootRecordInline) != 0;
+  if (inline_record && received.size != sizeof request + request.record_bytes) {
+    fail("a boot request whose record is cut short");
+  }
   take_descriptors(request, received);
   ::close(kSpareSocketFd);
-
   ::prctl(PR_SET_NAME, inheritance.process_name, 0, 0, 0);
-  const std::size_t length = ::strnlen(request.boot_record, sizeof request.boot_record);
-  if (length == sizeof request.boot_record) fail("the boot record's name is not terminated");
+
   try {
+    if (inline_record) {
+      run_worker(std::span<const std::byte>(buffer.get() + sizeof request, request.record_bytes));
+    }
+    const std::size_t length = ::strnlen(request.boot_record, sizeof request.boot_record);
+    if (length == sizeof request.boot_record) fail("the boot record's name is not terminated");
     run_worker(std::string_view(request.boot_record, length));
   } catch (const std::exception& e) {
     fail(std::string("cannot start the worker: ") + e.what());

@@ -13,8 +13,7 @@
 #include "common/src/transport/doorbell.hpp"
 #include "support/child_program.hpp"
 #include "support/deadlines.hpp"
-#include "support/forked_process.hpp"
-#include "support/leftovers.hpp"
+#include "support/isolate_children.hpp"
 
 #include <isolated/isolated.hpp>
 
@@ -301,13 +300,11 @@ TEST_CASE("isolated-ps --gc removes every segment of a SIGKILLed root and none o
   REQUIRE(root_pid == root.pid());
   worker_guard.pid = worker_pid;
 
-  // Its other children, its zygote and spare, are orphaned too.
-  std::vector<int> root_helpers = test::children_of(root_pid);
-  std::erase(root_helpers, worker_pid);
   REQUIRE(::kill(root_pid, SIGKILL) == 0);
   // The worker dies by its death signal, as an orphan of ours: reap it.
   REQUIRE(eventually([&] { return ::waitpid(worker_pid, nullptr, WNOHANG) == worker_pid; }));
-  for (const int helper : root_helpers) CHECK(test::reap_child(helper, deadline_of(10s)).has_value());
+  // Its zygote and spare are orphans too.
+  CHECK(test::reap_orphans({root_pid}, deadline_of(10s)));
   // Right after a SIGKILL the root is often a zombie that its parent has not
   // reaped yet: it has ended all the same. Both ways are tried.
   const bool root_reaped = GENERATE(false, true);

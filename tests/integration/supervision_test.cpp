@@ -13,8 +13,7 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
-#include "support/forked_process.hpp"
-#include "support/leftovers.hpp"
+#include "support/isolate_children.hpp"
 
 #include <signal.h>
 #include <sys/types.h>
@@ -430,9 +429,6 @@ TEST_CASE("a parent's death takes its children with it", "[integration][supervis
   CHECK(parent_of(leaf) == middle_pid);
   CHECK(segment_exists(leaf_inbox));
 
-  // The middle's other children, its zygote and spare, are orphaned too.
-  std::vector<int> middle_helpers = isolated::test::children_of(middle_pid);
-  std::erase(middle_helpers, leaf_pid);
   REQUIRE(::kill(middle_pid, SIGKILL) == 0);
   REQUIRE(exits.receive_for(deadline_of(10s)));
   CHECK(eventually([&] { return !exists(middle_process); }));
@@ -450,7 +446,8 @@ TEST_CASE("a parent's death takes its children with it", "[integration][supervis
   CHECK(WIFSIGNALED(status));
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   CHECK_FALSE(exists(leaf));
-  for (const int helper : middle_helpers) CHECK(isolated::test::reap_child(helper, deadline_of(10s)).has_value());
+  // The middle's other children, its zygote and spare, are orphans too.
+  CHECK(isolated::test::reap_orphans({}, deadline_of(10s)));
 
   // DESIGN §6/§11: a dead isolate's segments are unlinked. The leaf's parent
   // is dead, so only its session's root can do it.

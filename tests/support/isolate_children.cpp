@@ -1,9 +1,11 @@
 #include "isolate_children.hpp"
 
+#include "forked_process.hpp"
 #include "leftovers.hpp"
 #include "isolated/src/zygote_client.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace isolated::test {
 
@@ -14,6 +16,23 @@ std::vector<int> isolate_children() {
     return std::find(helpers.begin(), helpers.end(), pid) != helpers.end();
   });
   return children;
+}
+
+bool reap_orphans(const std::vector<int>& keep, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::vector<int> orphans = isolate_children();
+    std::erase_if(orphans, [&](int pid) {
+      return std::find(keep.begin(), keep.end(), pid) != keep.end();
+    });
+    if (orphans.empty()) return true;
+    for (const int pid : orphans) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      reap_child(pid, left);
+    }
+  }
 }
 
 }  // namespace isolated::test
