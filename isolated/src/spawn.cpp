@@ -142,6 +142,8 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   encode(boot, encoded);
   const ChildWatch watch{boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
                          std::move(on_end)};
+  // Its hello comes to the supervisor port; nobody receives there.
+  const ExpectedTraffic hello(runtime);
   // Kept until the hello: it may hold the boot record.
   const StartedWorker started = start_worker(entry.program, encoded, LaunchOptions{}, watch);
   const int pid = started.pid;
@@ -215,7 +217,8 @@ namespace {
 // always wins.
 class ComputeOutcome {
  public:
-  ComputeOutcome(Runtime& runtime, ComputeDone done) : runtime_(runtime), done_(std::move(done)) {}
+  ComputeOutcome(Runtime& runtime, ComputeDone done)
+      : runtime_(runtime), reply_expected_(runtime), done_(std::move(done)) {}
 
   void set_reply_port(std::uint64_t port) noexcept { reply_port_ = port; }
   std::uint64_t reply_port() const noexcept { return reply_port_; }
@@ -224,6 +227,7 @@ class ComputeOutcome {
   // ready while the worker is still on its way out (its end stays watched).
   void on_reply(Message reply) {
     if (settled_.exchange(true)) return;
+    reply_expected_.release();
     runtime_.close_port(reply_port_);
     done_(std::move(reply), ExitInfo{});
   }
@@ -232,11 +236,14 @@ class ComputeOutcome {
   void on_end(const ExitInfo& exit) {
     runtime_.close_port(reply_port_);
     if (settled_.exchange(true)) return;
+    reply_expected_.release();
     done_(std::nullopt, exit);
   }
 
  private:
   Runtime& runtime_;
+  // The reply settles a future; nobody receives it in a ReceivePort.
+  ExpectedTraffic reply_expected_;
   ComputeDone done_;
   std::uint64_t reply_port_ = 0;
   std::atomic<bool> settled_{false};

@@ -22,7 +22,7 @@
 #include "zygote_spare.hpp"
 #include "common/src/os/socket_message.hpp"
 #include "common/src/os/unique_fd.hpp"
-#include "worker/src/crash_report.hpp"
+#include "worker/src/crash_handler.hpp"
 
 #include <linux/sched.h>
 #include <sys/prctl.h>

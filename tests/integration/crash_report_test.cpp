@@ -11,6 +11,7 @@
 
 #include "common/src/shm/segment.hpp"
 #include "support/forked_process.hpp"
+#include "worker/src/crash_handler.hpp"
 #include "worker/src/crash_report.hpp"
 
 #include <pthread.h>

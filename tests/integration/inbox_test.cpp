@@ -8,10 +8,13 @@
 #include "support/transport_helpers.hpp"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <future>
 #include <thread>
 
@@ -198,4 +201,55 @@ TEST_CASE("a consumer asleep on the doorbell is rung awake", "[integration][inbo
   CHECK(inbox.doorbell().bell.load() != bell_before);
   CHECK(inbox.doorbell().sleeping_consumers.load() == 0);
   CHECK(child.exit_code() == 0);
+}
+
+TEST_CASE("an inbox hears from hundreds of producer processes at once, and pays for the slots "
+          "in use only",
+          "[integration][inbox]") {
+  // More senders than the 64 slots an inbox used to have; all alive at once,
+  // so every one holds its own slot.
+  constexpr std::uint16_t kProducers = 300;
+  constexpr std::uint64_t kFrames = 3;
+  Inbox inbox;
+  int release[2];
+  REQUIRE(::pipe(release) == 0);
+  std::vector<ForkedProcess> children;
+  for (std::uint16_t p = 0; p < kProducers; ++p) {
+    children.push_back(ForkedProcess::start([&, p] {
+      ::close(release[1]);
+      // The outbox (and with it the lane's slot) lives until the release.
+      Outbox outbox;
+      const int sent = produce_through(outbox, inbox.name(), p, kFrames, 64);
+      char byte;
+      while (::read(release[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      return sent;
+    }));
+  }
+  ::close(release[0]);
+  StreamChecker checker(kProducers, 64);
+  const bool ok = consume(inbox, checker, [&] {
+    for (std::uint64_t p = 0; p < kProducers; ++p) {
+      if (checker.received(p) < kFrames) return false;
+    }
+    return true;
+  }, 60s);
+  INFO(checker.error());
+  CHECK(ok);
+  CHECK(inbox.attached_lane_count() == kProducers);
+
+  // The slot table is far larger than 300 slots, but only the pages of the
+  // slots in use were ever touched (tmpfs allocates on touch).
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t table_bytes = doorbell_bytes(kDefaultSlotCount);
+  std::vector<unsigned char> resident((table_bytes + page - 1) / page);
+  REQUIRE(::mincore(&inbox.doorbell(), table_bytes, resident.data()) == 0);
+  const auto resident_pages = std::count_if(resident.begin(), resident.end(),
+                                            [](unsigned char r) { return (r & 1) != 0; });
+  const std::size_t used_pages = (doorbell_bytes(kProducers) + page - 1) / page;
+  INFO("resident pages " << resident_pages << " of " << resident.size());
+  CHECK(static_cast<std::size_t>(resident_pages) <= used_pages);
+
+  ::close(release[1]);
+  for (auto& child : children) CHECK(child.exit_code() == 0);
 }

@@ -378,6 +378,7 @@ TEST_CASE("isolated-ps reports corrupt doorbells and survives hostile ones",
   const std::string missing_lane = detail::make_segment_name(detail::SegmentKind::lane);
   set_slot(slots[2], SlotState::attached, me, static_cast<std::uint32_t>(missing_lane.size()),
            missing_lane);
+  hostile.header->slots_used.store(3);  // as producers that claimed them would
 
   const std::string output = run_isolated_ps();
   INFO("isolated-ps said:\n" << output);

@@ -17,10 +17,10 @@ namespace isolated::test {
 
 inline constexpr std::uint64_t kEndless = std::numeric_limits<std::uint64_t>::max();
 
-// Sends `count` frames of stream `producer`; returns 0, or 2 if a send failed.
-inline int produce(const std::string& inbox, std::uint16_t producer, std::uint64_t count,
-                   std::size_t max_size, detail::Outbox::Options options = {}) {
-  detail::Outbox outbox(options);
+// Sends `count` frames of stream `producer` through `outbox`; returns 0, or 2
+// if a send failed.
+inline int produce_through(detail::Outbox& outbox, const std::string& inbox, std::uint16_t producer,
+                           std::uint64_t count, std::size_t max_size) {
   std::vector<std::byte> payload;
   for (std::uint64_t seq = 0; seq < count; ++seq) {
     payload.resize(stream_frame_size(producer, seq, max_size));
@@ -31,6 +31,14 @@ inline int produce(const std::string& inbox, std::uint16_t producer, std::uint64
     }
   }
   return 0;
+}
+
+// The same from an outbox of its own, which is gone (its lane finished) when
+// this returns.
+inline int produce(const std::string& inbox, std::uint16_t producer, std::uint64_t count,
+                   std::size_t max_size, detail::Outbox::Options options = {}) {
+  detail::Outbox outbox(options);
+  return produce_through(outbox, inbox, producer, count, max_size);
 }
 
 // Drains `inbox` into `checker` until `done()` or `timeout`. Returns false on

@@ -1,6 +1,7 @@
 // isolated-bench: benchmark programs that print medians and ratios against
 // peers measured in the same run (never timed assertions in tests).
 //
+//   isolated-bench ports [--quick]
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
@@ -9,6 +10,7 @@
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
+#include "ports_bench.hpp"
 #include "spawn_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
@@ -106,7 +108,7 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench transport|transfer|pool|spawn [--quick]\n");
+  std::fprintf(stderr, "usage: isolated-bench ports|transport|transfer|pool|spawn [--quick]\n");
 }
 
 }  // namespace
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
   const std::string_view what = argc > 1 ? argv[1] : "";
   const bool quick = argc > 2 && std::string_view(argv[2]) == "--quick";
   try {
+    if (what == "ports") return isolated::bench::ports(quick);
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);

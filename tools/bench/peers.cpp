@@ -24,19 +24,15 @@
 #include <vector>
 
 #include "child.hpp"
+#include "peer_support.hpp"
 #include "pinning.hpp"
+#include "common/src/os/unique_fd.hpp"
 
 namespace isolated::bench {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
+using detail::UniqueFd;
 
 void check(const PeerConfig& cfg) {
   // A zero-byte message would make the child's "read a whole message" loop
@@ -45,30 +41,6 @@ void check(const PeerConfig& cfg) {
   if (cfg.round_trips == 0) throw std::invalid_argument("PeerConfig: round_trips is 0");
   if (cfg.stream_messages == 0) throw std::invalid_argument("PeerConfig: stream_messages is 0");
 }
-
-// Owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  // close() is not retried on EINTR: on Linux the fd is gone either way.
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Writes all of `n` bytes, across short writes and EINTR.
 void write_full(int fd, const void* data, std::size_t n) {
@@ -140,7 +112,7 @@ class SigpipeBlocked {
 // Both directions between parent and child. A socketpair has one fd per side;
 // it is dup'ed so that pipes and sockets have the same four ends.
 struct Channel {
-  Fd parent_tx, parent_rx, child_rx, child_tx;
+  UniqueFd parent_tx, parent_rx, child_rx, child_tx;
   bool is_socket = false;
 
   // In the child: drop the parent's ends, so the parent's end-of-stream
@@ -166,11 +138,11 @@ Channel make_pipes() {
   int to_parent[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0) throw_errno("pipe2");
   Channel ch;
-  ch.child_rx = Fd(to_child[0]);
-  ch.parent_tx = Fd(to_child[1]);
+  ch.child_rx = UniqueFd(to_child[0]);
+  ch.parent_tx = UniqueFd(to_child[1]);
   if (::pipe2(to_parent, O_CLOEXEC) != 0) throw_errno("pipe2");
-  ch.parent_rx = Fd(to_parent[0]);
-  ch.child_tx = Fd(to_parent[1]);
+  ch.parent_rx = UniqueFd(to_parent[0]);
+  ch.child_tx = UniqueFd(to_parent[1]);
   return ch;
 }
 
@@ -179,43 +151,15 @@ Channel make_socketpair() {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
   Channel ch;
   ch.is_socket = true;
-  ch.parent_tx = Fd(sv[0]);
-  ch.child_rx = Fd(sv[1]);
+  ch.parent_tx = UniqueFd(sv[0]);
+  ch.child_rx = UniqueFd(sv[1]);
   const int parent_dup = ::fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
   if (parent_dup == -1) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
-  ch.parent_rx = Fd(parent_dup);
+  ch.parent_rx = UniqueFd(parent_dup);
   const int child_dup = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 0);
   if (child_dup == -1) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
-  ch.child_tx = Fd(child_dup);
+  ch.child_tx = UniqueFd(child_dup);
   return ch;
-}
-
-// Message `index`: the index in its first (up to) 8 bytes, a fixed filler
-// after, so that a lost, repeated or stale message changes the checksum or
-// fails the echo comparison.
-void stamp(std::vector<unsigned char>& msg, std::uint64_t index) {
-  std::memcpy(msg.data(), &index, std::min(msg.size(), sizeof index));
-}
-
-std::vector<unsigned char> make_message(std::size_t bytes) {
-  std::vector<unsigned char> msg(bytes);
-  for (std::size_t i = 0; i < bytes; ++i) msg[i] = static_cast<unsigned char>(0x5a ^ i);
-  return msg;
-}
-
-std::uint64_t byte_sum(const unsigned char* p, std::size_t n) {
-  std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += p[i];
-  return sum;
-}
-
-// The child's exit status is part of the result: a child that failed after
-// sending the last reply must not go unnoticed.
-void expect_clean_exit(ForkedChild& child, const char* what) {
-  const int status = child.wait();
-  if (status != 0)
-    throw std::runtime_error(std::string(what) + ": the child exited with status " +
-                             std::to_string(status));
 }
 
 Summary fd_round_trip(Channel ch, const PeerConfig& cfg, const char* what) {
@@ -314,23 +258,6 @@ double fd_stream(Channel ch, const PeerConfig& cfg, const char* what) {
          std::chrono::duration<double>(end - start).count();
 }
 
-// An anonymous shared mapping, made before fork so the child inherits it.
-class SharedMapping {
- public:
-  explicit SharedMapping(std::size_t bytes) : bytes_(bytes) {
-    base_ = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (base_ == MAP_FAILED) throw_errno("mmap");
-  }
-  ~SharedMapping() { ::munmap(base_, bytes_); }
-  SharedMapping(const SharedMapping&) = delete;
-  SharedMapping& operator=(const SharedMapping&) = delete;
-  unsigned char* at(std::size_t offset) const { return static_cast<unsigned char*>(base_) + offset; }
-
- private:
-  void* base_;
-  std::size_t bytes_;
-};
-
 using Sequence = std::atomic<std::uint64_t>;
 // Shared between processes, so it must not hide a lock in one address space.
 static_assert(Sequence::is_always_lock_free);
@@ -362,15 +289,6 @@ std::uint64_t spin_until_changed(const Sequence& seq, std::uint64_t old, OnLongW
     if (spins % 64 == 0) ::sched_yield();
     if (spins % (64 * 1024) == 0) on_long_wait();
   }
-}
-
-// True when the child has exited, without reaping it (the destructor or
-// wait() does that).
-bool has_exited(const ForkedChild& child) {
-  siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOHANG | WNOWAIT) != 0)
-    return true;  // not our child any more: as good as gone
-  return info.si_pid != 0;
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ void Runtime::apply_control(const Message& command) {
       }
       default: return;  // unknown commands are ignored, like forged ones
     }
-    changed_.notify_all();
+    notify_waiters();
   } catch (const Error& e) {
     std::fprintf(stderr, "isolated: ignored a malformed control command %s: %s\n",
                  command.to_string().c_str(), e.what());

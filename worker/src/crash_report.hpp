@@ -1,6 +1,6 @@
-// The crash report (DESIGN §3.1, §6): what a worker writes into its doorbell's
-// CrashReportArea when it dies of a fatal signal, and how its parent turns
-// that into text.
+// The crash report (DESIGN §3.1, §6) as text: how a parent turns what a dead
+// worker's fatal-signal handler (crash_handler.hpp) wrote into its doorbell's
+// CrashReportArea into a readable report.
 //
 // The child and the parent are different processes (re-executed, with their
 // own address-space layout), so the child's raw addresses mean nothing in the
@@ -12,8 +12,8 @@
 // one the report degrades to module+offset (feed that to
 // `addr2line -f -C -e <module> <offset>` for file and line).
 //
-// Wire format inside CrashReportArea::text: see the comment above
-// PacketHeader in crash_report.cpp. The parent validates every field of it.
+// Wire format inside CrashReportArea::text: crash_packet.hpp. The parent
+// validates every field of it.
 #pragma once
 
 #include "common/src/transport/doorbell.hpp"
@@ -23,35 +23,6 @@
 #include <string>
 
 namespace isolated::detail {
-
-// Installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP and
-// SIGSYS, and an alternate signal stack for the calling thread (so a stack
-// overflow is reported too), unless prepare_crash_handler did so already
-// (in the zygote, whose children inherit all that). Snapshots the loaded
-// modules then (dlopen'd later: call prepare_crash_handler again). The
-// handler, async-signal-safe, fills `area` and then ends the
-// process by the same signal, so the parent's waitpid sees WIFSIGNALED with
-// it. A fault inside the handler publishes what was written and ends the
-// process by the first signal; it never loops.
-//
-// `area` must stay mapped for the life of the process; it is only written by
-// the handler, never here. Replaces any handler installed before for these
-// signals (under ASan: ASan's own SEGV/BUS/FPE report; see the test file).
-// Throws isolated::Error if a handler or the signal stack cannot be set up.
-void install_crash_handler(CrashReportArea& area);
-
-// All of install_crash_handler but the area: until one is given, a fatal
-// signal ends the process by the same signal with no report. The zygote
-// calls it once, for every worker it forks. Throws as install_crash_handler.
-void prepare_crash_handler();
-
-// Gives the calling thread an alternate signal stack, so that a stack
-// overflow on this thread is reported instead of killing the process
-// silently. install_crash_handler does this for the thread that calls it;
-// call this at the start of every other thread that runs isolate code.
-// The stack is never freed (a thread's exit may still fault). Throws
-// isolated::Error if it cannot be mapped.
-void install_crash_signal_stack();
 
 // Parent side: the area written by a now-dead child as readable text:
 //   SIGSEGV (Segmentation fault: address not mapped) at address 0x0

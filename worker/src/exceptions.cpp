@@ -3,11 +3,10 @@
 #include <isolated/detail/exceptions.hpp>
 
 #include "throw_trace.hpp"
+#include "common/src/os/demangle.hpp"
 
 #include <cxxabi.h>
 
-#include <cstdlib>
-#include <memory>
 #include <typeinfo>
 
 namespace isolated::detail {
@@ -15,10 +14,7 @@ namespace isolated::detail {
 std::string current_exception_type_name() {
   const std::type_info* type = abi::__cxa_current_exception_type();
   if (type == nullptr) return "unknown";
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> demangled(
-      abi::__cxa_demangle(type->name(), nullptr, nullptr, &status), &std::free);
-  return status == 0 && demangled ? demangled.get() : type->name();
+  return demangle(type->name());
 }
 
 std::string current_stack_trace() {

@@ -18,10 +18,23 @@ namespace {
 std::atomic<Runtime*> the_runtime{nullptr};
 
 // How long the service thread sleeps on the doorbell between looks at the
-// other work it has (it is interrupted whenever a receiver wants the role).
-constexpr auto kServiceSlice = std::chrono::milliseconds(100);
-// A receiver re-checks its deadline at least this often.
-constexpr auto kReceiveSlice = std::chrono::milliseconds(50);
+// lanes of producers that ended (Inbox::tidy).
+constexpr auto kServiceSlice = std::chrono::milliseconds(250);
+// How long the service thread stays out of the way once it saw a waiting
+// thread, unless traffic is expected (expect_traffic). In a stream of
+// receives, the receivers drain; the service thread must not make every
+// producer ring it.
+constexpr auto kServiceStepBack = std::chrono::milliseconds(100);
+// A parked waiter looks at its deadline and the lanes of ended producers at
+// least this often.
+constexpr auto kParkSlice = std::chrono::milliseconds(250);
+// The most frames one drain takes. A receiver that drains for itself gets its
+// message sooner, and a stream's messages are decoded while still in the
+// cache, not thousands at a time; what is left stays in the lanes.
+constexpr std::size_t kDrainBatch = 256;
+// The adaptive spin never goes below this: a spin that short costs nothing,
+// and it catches a reply that is already on its way.
+constexpr std::int64_t kMinSpinNs = 2000;
 
 Inbox::Options inbox_options(const RuntimeConfig& config) {
   Inbox::Options options;
@@ -57,6 +70,8 @@ Runtime::Runtime(RuntimeConfig config)
     : config_(std::move(config)),
       inbox_(inbox_options(config_)),
       outbox_(Outbox::Options{config_.lane_bytes}),
+      spin_budget_ns_(std::chrono::nanoseconds(Inbox::default_spin()).count()),
+      max_spin_ns_(std::chrono::nanoseconds(Inbox::default_spin()).count()),
       errors_fatal_(config_.errors_are_fatal) {
   ports_[kControlPortId];
   ports_[kSupervisorPortId];
@@ -96,7 +111,7 @@ void Runtime::close_port(std::uint64_t id) {
   ports_.erase(found);
   // Events of a closed port are dropped with it.
   std::erase_if(events_, [id](const Event& e) { return e.port == id; });
-  changed_.notify_all();
+  notify_waiters();  // a receiver waiting on it throws PortClosed
 }
 
 std::uint64_t Runtime::open_direct_port(std::function<void(Message)> on_message) {
@@ -114,44 +129,15 @@ bool Runtime::port_open(std::uint64_t id) {
 
 std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
-  ++waiting_receivers_;
-  // The service thread steps aside while receivers wait (service_loop); the
-  // last one to leave wakes it, or the inbox went undrained until its next
-  // look, up to kServiceSlice later.
-  struct Leave {
-    Runtime& runtime;
-    ~Leave() {
-      if (--runtime.waiting_receivers_ == 0) runtime.changed_.notify_all();
-    }
-  } leave{*this};
-  bool looked_once = false;
-  for (;;) {
+  RingQueue<Message>* queue = nullptr;
+  const auto has_message = [&] {
     const auto port = ports_.find(id);
     if (port == ports_.end()) throw PortClosed("the port is closed");
-    if (!port->second.queue.empty()) {
-      Message message = std::move(port->second.queue.front());
-      port->second.queue.pop_front();
-      return message;
-    }
-    const auto now = Clock::now();
-    const bool expired = deadline && now >= *deadline;
-    if (expired && looked_once) return std::nullopt;
-    const auto slice_end = deadline ? std::min(*deadline, now + kReceiveSlice) : now + kReceiveSlice;
-    if (expired) {
-      // Out of time (or try_receive): one look at the lanes without waiting,
-      // if nobody else is draining them.
-      looked_once = true;
-      if (drainer_active_ || drain_requests_ > 0) return std::nullopt;
-    }
-    if (!drainer_active_ && drain_requests_ == 0) {
-      // Take the drainer role: spin on the lanes, sleep on the doorbell, drain.
-      drain_in_role(lock, expired ? Clock::duration::zero() : slice_end - now);
-    } else {
-      // The service thread yields the role to receivers.
-      if (service_draining_) inbox_.interrupt();
-      changed_.wait_until(lock, slice_end);
-    }
-  }
+    queue = &port->second.queue;
+    return !queue->empty();
+  };
+  if (!await_locked(lock, has_message, deadline)) return std::nullopt;
+  return queue->pop_front();
 }
 
 void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
@@ -162,11 +148,10 @@ void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
   port->second.listener = std::move(handler);
   // Messages that arrived before listen() become events, in order.
   while (!port->second.queue.empty()) {
-    events_.push_back(Event{id, std::move(port->second.queue.front()), {}});
-    port->second.queue.pop_front();
+    events_.push_back(Event{id, port->second.queue.pop_front(), {}});
   }
   if (!config_.is_worker) ensure_event_thread_locked();
-  changed_.notify_all();
+  notify_waiters();
 }
 
 bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind) {
@@ -186,26 +171,118 @@ bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, Frame
     }
     batch.emplace_back(port.port_id(), std::move(message));
     dispatch(batch);
-    // A receiver that holds the drainer role sleeps on the doorbell, not on
-    // changed_: wake it, or it sees the message only when its slice ends.
-    bool draining = false;
-    {
-      std::lock_guard lock(mutex_);
-      draining = drainer_active_;
-    }
-    if (draining) inbox_.interrupt();
     return true;
   }
   return outbox_.send(port.inbox_name(), port.port_id(), kind, 0, bytes) == SendResult::sent;
 }
 
+// ---------------------------------------------------------------- waiting
+
+template <class Ready>
+bool Runtime::await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
+                           std::optional<Clock::time_point> deadline) {
+  if (ready()) return true;
+  awaiting_.fetch_add(1, std::memory_order_relaxed);
+  struct Leave {
+    std::atomic<int>& awaiting;
+    ~Leave() { awaiting.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{awaiting_};
+  for (;;) {
+    const std::uint32_t seen = local_changes_.load(std::memory_order_acquire);
+    lock.unlock();
+    if (!drain_now()) wait_for_work(seen, deadline);
+    lock.lock();
+    if (ready()) return true;
+    if (deadline && Clock::now() >= *deadline) return false;
+  }
+}
+
+bool Runtime::frames_waiting() {
+  std::unique_lock drain(drain_mutex_, std::try_to_lock);
+  if (drain) return inbox_.has_pending();
+  // Whoever drains now wakes us when it is done (after_drain); it may have
+  // finished between the two looks, so look once more.
+  drain_contended_.store(true, std::memory_order_seq_cst);
+  std::unique_lock again(drain_mutex_, std::try_to_lock);
+  return again && inbox_.has_pending();
+}
+
+void Runtime::wait_for_work(std::uint32_t seen, std::optional<Clock::time_point> deadline) {
+  const auto start = Clock::now();
+  if (deadline && start >= *deadline) return;
+  const auto changed = [&] { return local_changes_.load(std::memory_order_acquire) != seen; };
+
+  // Spin: a reply that is on its way arrives within the budget, and catching
+  // it here saves a wake-up (~30 µs across CPUs on a VM whose idle CPUs halt).
+  const std::int64_t budget = spin_budget_ns_.load(std::memory_order_relaxed);
+  auto spin_end = start + std::chrono::nanoseconds(budget);
+  if (deadline) spin_end = std::min(spin_end, *deadline);
+  SpinStep spin_step;
+  for (unsigned round = 1;; ++round) {
+    if (changed() || frames_waiting()) {
+      // Caught while spinning: spin at least twice this long next time.
+      const auto waited = std::chrono::nanoseconds(Clock::now() - start).count();
+      spin_budget_ns_.store(std::clamp(std::max(budget, 2 * waited), kMinSpinNs, max_spin_ns_),
+                            std::memory_order_relaxed);
+      return;
+    }
+    spin_step();
+    if (round % 16 == 0 && Clock::now() >= spin_end) break;
+  }
+
+  // Park until a producer rings or a local change wakes us.
+  const auto now = Clock::now();
+  const auto slice = deadline ? std::min<Clock::duration>(*deadline - now, kParkSlice)
+                              : Clock::duration(kParkSlice);
+  if (slice > Clock::duration::zero()) inbox_.park(slice, [&] { return changed() || frames_waiting(); });
+  // Adapt: had we spun as long as this wait lasted, would it have caught it?
+  // Then spin that long (up to the maximum); if not, halve the budget, so an
+  // isolate that nothing talks to stops spinning.
+  const auto waited = std::chrono::nanoseconds(Clock::now() - start).count();
+  const std::int64_t next = waited < max_spin_ns_ ? 2 * waited : budget / 2;
+  spin_budget_ns_.store(std::clamp(next, kMinSpinNs, max_spin_ns_), std::memory_order_relaxed);
+}
+
+void Runtime::notify_waiters() noexcept {
+  local_changes_.fetch_add(1, std::memory_order_seq_cst);
+  inbox_.wake_sleepers();
+}
+
+void Runtime::expect_traffic() {
+  if (expecting_.fetch_add(1, std::memory_order_seq_cst) == 0) {
+    // The service thread may be stepping back; it must drain now.
+    std::lock_guard lock(service_mutex_);
+    service_wake_.notify_one();
+  }
+}
+
+void Runtime::done_expecting() noexcept { expecting_.fetch_sub(1, std::memory_order_relaxed); }
+
 // --------------------------------------------------------------- draining
 
-void Runtime::drain_as_drainer() {
-  std::vector<std::pair<std::uint64_t, Message>> batch;
-  std::vector<Message> controls;
-  std::vector<Message> supervisor;
-  inbox_.drain([&](Delivery&& delivery) {
+bool Runtime::drain_now() {
+  bool took = false;
+  {
+    std::unique_lock drain(drain_mutex_, std::try_to_lock);
+    if (!drain) return false;
+    took = drain_locked();
+  }
+  after_drain();
+  return took;
+}
+
+void Runtime::after_drain() noexcept {
+  // Pairs with the store in frames_waiting: either it saw the mutex free, or
+  // we see its flag.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (drain_contended_.exchange(false, std::memory_order_acq_rel)) inbox_.wake_sleepers();
+}
+
+bool Runtime::drain_locked() {
+  drained_messages_.clear();
+  drained_controls_.clear();
+  drained_reports_.clear();
+  const std::size_t taken = inbox_.drain([&](Delivery&& delivery) {
     Message message;
     try {
       // Copies the bytes out of the sender's memory before parsing them.
@@ -217,30 +294,32 @@ void Runtime::drain_as_drainer() {
       return;
     }
     if (delivery.kind == FrameKind::control) {
-      controls.push_back(std::move(message));
+      drained_controls_.push_back(std::move(message));
     } else if (delivery.port == kSupervisorPortId) {
-      supervisor.push_back(std::move(message));
+      drained_reports_.push_back(std::move(message));
     } else {
-      batch.emplace_back(delivery.port, std::move(message));
+      drained_messages_.emplace_back(delivery.port, std::move(message));
     }
-  });
+  }, kDrainBatch);
   // Control first: it bypasses the message queues (DESIGN §3.4).
-  for (const auto& command : controls) apply_control(command);
-  if (!batch.empty()) dispatch(batch);
-  if (!supervisor.empty()) {
+  for (const auto& command : drained_controls_) apply_control(command);
+  if (!drained_messages_.empty()) dispatch(drained_messages_);
+  if (!drained_reports_.empty()) {
     std::function<void(Message)> handler;
     {
       std::lock_guard lock(mutex_);
       handler = supervisor_handler_;
     }
-    for (auto& message : supervisor) {
+    for (auto& message : drained_reports_) {
       if (handler) handler(std::move(message));
     }
   }
+  return taken > 0;
 }
 
 void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
   std::vector<std::pair<DirectHandler, Message>> direct;
+  bool queued = false;
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, message] : batch) {
@@ -250,12 +329,14 @@ void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
         direct.emplace_back(port->second.direct, std::move(message));
       } else if (port->second.listener) {
         events_.push_back(Event{id, std::move(message), {}});
+        queued = true;
       } else {
         port->second.queue.push_back(std::move(message));
+        queued = true;
       }
     }
-    changed_.notify_all();
   }
+  if (queued) notify_waiters();
   // Outside the lock: a handler may close its port or send.
   for (auto& [handler, message] : direct) {
     try {
@@ -266,49 +347,34 @@ void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
   }
 }
 
-void Runtime::drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait,
-                            int ended_producer) {
-  drainer_active_ = true;
-  lock.unlock();
-  // Whatever happens while draining, the role is given back, under the lock.
-  struct GiveBack {
-    Runtime& runtime;
-    std::unique_lock<std::mutex>& lock;
-    ~GiveBack() {
-      lock.lock();
-      runtime.drainer_active_ = false;
-      runtime.service_draining_ = false;
-      runtime.changed_.notify_all();
-    }
-  } give_back{*this, lock};
-  if (wait > Clock::duration::zero()) inbox_.wait(wait);
-  drain_as_drainer();
-  if (ended_producer != 0) inbox_.release_lanes_of(ended_producer);
-}
-
 void Runtime::take_last_messages_of(int pid) {
-  std::unique_lock lock(mutex_);
-  // Receivers let a drain request go first, and whoever drains now is woken.
-  ++drain_requests_;
-  while (drainer_active_) {
-    inbox_.interrupt();
-    changed_.wait_for(lock, std::chrono::milliseconds(10));
+  {
+    std::lock_guard drain(drain_mutex_);  // a drain in progress is short
+    drain_locked();
+    inbox_.release_lanes_of(pid);
   }
-  --drain_requests_;
-  drain_in_role(lock, Clock::duration::zero(), pid);
+  after_drain();
 }
 
 void Runtime::service_loop() {
-  std::unique_lock lock(mutex_);
   for (;;) {
-    // Receivers and drain requests go first.
-    if (drainer_active_ || waiting_receivers_ > 0 || drain_requests_ > 0) {
-      changed_.wait_for(lock, kServiceSlice);
+    if (awaiting_.load(std::memory_order_relaxed) > 0 &&
+        expecting_.load(std::memory_order_seq_cst) == 0) {
+      // A waiting thread drains; stay out of its way (see runtime.hpp).
+      std::unique_lock lock(service_mutex_);
+      service_wake_.wait_for(lock, kServiceStepBack,
+                             [&] { return expecting_.load(std::memory_order_seq_cst) > 0; });
       continue;
     }
-    service_draining_ = true;
     try {
-      drain_in_role(lock, kServiceSlice);
+      if (!drain_now()) {
+        inbox_.park(kServiceSlice, [&] {
+          return frames_waiting() || (awaiting_.load(std::memory_order_relaxed) > 0 &&
+                                      expecting_.load(std::memory_order_relaxed) == 0);
+        });
+        std::lock_guard drain(drain_mutex_);
+        inbox_.tidy();
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "isolated: the runtime's service thread: %s\n", e.what());
     }
@@ -326,7 +392,7 @@ bool Runtime::events_runnable_locked() const { return !events_.empty() && pause_
 
 void Runtime::wait_while_paused() {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return pause_tokens_.empty(); });
+  await_locked(lock, [&] { return pause_tokens_.empty(); }, std::nullopt);
   // A kill before the next event, sent while paused, takes effect now: the
   // entry is the isolate's first event.
   if (kill_requested_) {
@@ -349,10 +415,10 @@ void Runtime::run_event_loop() {
     {
       std::unique_lock lock(mutex_);
       // A kill before the next event waits, like events, while paused.
-      changed_.wait(lock, [&] {
+      await_locked(lock, [&] {
         return (kill_requested_ && pause_tokens_.empty()) || events_runnable_locked() ||
                (config_.is_worker && listeners_ == 0 && events_.empty() && pause_tokens_.empty());
-      });
+      }, std::nullopt);
       if (kill_requested_ && pause_tokens_.empty()) {
         lock.unlock();
         exit_process(0);

@@ -2,18 +2,27 @@
 // and the outbox, the ports, the event queue and the control state, and it
 // drains the inbox (DESIGN §3.4, §5).
 //
-// Draining. Whoever holds the drainer role drains the inbox into the ports'
-// queues. A thread blocked in receive() takes the role itself (no hand-off to
-// another thread on the fast path: it spins on its lanes, then sleeps on the
-// doorbell). When no receiver wants it, the runtime's service thread holds it,
-// so control commands are handled even while the isolate's own code is busy;
-// a receiver that arrives interrupts the service thread and takes over.
+// Draining. Any thread may drain the inbox into the ports' queues, one at a
+// time (drain_mutex_), and a drain never waits: it takes what the lanes hold
+// and returns. Waiting is separate (await_locked): a thread that waits for
+// something the inbox brings (a receive, the next event, a resume) drains
+// itself, spins on the lanes for an adaptive time, then parks on the doorbell.
+// So a receiver takes its message from the lane itself, and no other thread
+// stands between them.
+//
+// The service thread drains when nobody waits, so that control commands and
+// replies are handled while the isolate's own code is busy. While some thread
+// waits, the service thread steps back (it does not sleep on the doorbell,
+// where producers would have to ring it): it looks again every
+// kServiceStepBack, or at once when the runtime expects traffic nobody waits
+// for (expect_traffic: a spawn's hello, a compute's reply).
 //
 // Events. A port with a listener turns its messages into events; events run
 // one at a time on the event thread (a worker's main thread once its entry has
 // returned; a thread of the runtime in the root), and pause holds them back.
 #pragma once
 
+#include "ring_queue.hpp"
 #include "common/src/transport/inbox.hpp"
 #include "common/src/transport/outbox.hpp"
 
@@ -23,6 +32,7 @@
 #include <isolated/send_port.hpp>
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +45,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace isolated::detail {
@@ -100,10 +111,17 @@ class Runtime {
   bool post(const SendPort& port, std::span<const std::byte> bytes, FrameKind kind);
 
   // At the end of process `pid` (the supervisor, for a child that ended):
-  // drains whatever is in the inbox now, taking the drainer role for it, so
-  // the child's last messages are in; then frees the lane slots the child
-  // used (see Inbox::release_lanes_of).
+  // drains whatever is in the inbox now (waiting for a drain in progress to
+  // finish), so the child's last messages are in; then frees the lane slots
+  // the child used (see Inbox::release_lanes_of).
   void take_last_messages_of(int pid);
+
+  // Says that traffic is coming that no thread may be waiting for in a
+  // receive (a reply that settles a future, a spawn's hello): while any such
+  // expectation is open, the service thread drains without delay even if a
+  // receiver waited a moment ago. Pair with done_expecting().
+  void expect_traffic();
+  void done_expecting() noexcept;
 
   // Frames to the supervisor port go to this handler (set by the spawning
   // side), called on the draining thread.
@@ -132,7 +150,7 @@ class Runtime {
 
   using DirectHandler = std::shared_ptr<const std::function<void(Message)>>;
   struct PortState {
-    std::deque<Message> queue;
+    RingQueue<Message> queue;
     std::function<void(Message)> listener;
     DirectHandler direct;  // set for a direct port: its messages skip the queue
   };
@@ -143,13 +161,29 @@ class Runtime {
   };
 
   void service_loop();
-  // With mutex_ held through `lock`: takes the drainer role, waits up to
-  // `wait` for frames (without the lock), drains, frees the lane slots of
-  // `ended_producer` if it is not 0, and gives the role back.
-  void drain_in_role(std::unique_lock<std::mutex>& lock, Clock::duration wait,
-                     int ended_producer = 0);
-  void drain_as_drainer();
+
+  // Waits, with mutex_ held through `lock` (released while waiting), until
+  // `ready()` holds (checked under mutex_) or `deadline` passes; returns
+  // ready(). The waiting thread drains the inbox itself (see above).
+  template <class Ready>
+  bool await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
+                    std::optional<Clock::time_point> deadline);
+  // Spins for the adaptive budget, then parks on the doorbell, until frames
+  // are in the lanes, local_changes_ differs from `seen`, or `deadline`.
+  void wait_for_work(std::uint32_t seen, std::optional<Clock::time_point> deadline);
+  // Whether the lanes hold frames to drain (a drain in progress counts as
+  // "no": its drainer wakes sleepers when it is done).
+  bool frames_waiting();
+  // Drains if no other thread is draining; whether it took any frame.
+  bool drain_now();
+  // With drain_mutex_ held: takes every frame, applies control commands and
+  // dispatches messages; whether it took any frame.
+  bool drain_locked();
+  // After releasing drain_mutex_: wakes parked threads that found it taken.
+  void after_drain() noexcept;
   void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
+  // Something a waiting thread may wait for changed (call after the change).
+  void notify_waiters() noexcept;
   void ensure_event_thread_locked();
   std::uint64_t new_port_id_locked() const;
   void forward_to_parent(const Message& command);
@@ -160,12 +194,21 @@ class Runtime {
   Outbox outbox_;
 
   std::mutex mutex_;
-  std::condition_variable changed_;
   std::unordered_map<std::uint64_t, PortState> ports_;
-  bool drainer_active_ = false;
-  bool service_draining_ = false;
-  int waiting_receivers_ = 0;
-  int drain_requests_ = 0;  // take_last_messages_of() calls waiting for the role; they go first
+
+  // Draining (see above).
+  std::mutex drain_mutex_;  // held only while draining, never while waiting
+  std::vector<std::pair<std::uint64_t, Message>> drained_messages_;  // reused, under drain_mutex_
+  std::vector<Message> drained_controls_;
+  std::vector<Message> drained_reports_;
+  std::atomic<bool> drain_contended_{false};  // a parked thread found drain_mutex_ taken
+  std::atomic<std::uint32_t> local_changes_{0};
+  std::atomic<int> awaiting_{0};   // threads in await_locked
+  std::atomic<int> expecting_{0};  // open expect_traffic() calls
+  std::mutex service_mutex_;
+  std::condition_variable service_wake_;
+  std::atomic<std::int64_t> spin_budget_ns_;
+  std::int64_t max_spin_ns_;
 
   std::deque<Event> events_;
   std::size_t listeners_ = 0;
@@ -179,6 +222,22 @@ class Runtime {
 
   std::thread service_thread_;
   std::thread event_thread_;  // the root's; a worker runs events on its main thread
+};
+
+// Holds a Runtime::expect_traffic() open while it lives.
+class ExpectedTraffic {
+ public:
+  explicit ExpectedTraffic(Runtime& runtime) : runtime_(&runtime) { runtime.expect_traffic(); }
+  ExpectedTraffic(ExpectedTraffic&& other) noexcept : runtime_(std::exchange(other.runtime_, nullptr)) {}
+  ExpectedTraffic& operator=(ExpectedTraffic&&) = delete;
+  ~ExpectedTraffic() { release(); }
+  // Closes the expectation now (once).
+  void release() noexcept {
+    if (runtime_ != nullptr) std::exchange(runtime_, nullptr)->done_expecting();
+  }
+
+ private:
+  Runtime* runtime_;
 };
 
 }  // namespace isolated::detail

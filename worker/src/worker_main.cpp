@@ -1,7 +1,7 @@
 // A worker's life (DESIGN §2): read the boot record, start the runtime, greet
 // the parent, wait if spawned paused, run the entry, serve events, exit.
 #include "boot.hpp"
-#include "crash_report.hpp"
+#include "crash_handler.hpp"
 #include "runner_protocol.hpp"
 #include "runtime.hpp"
 #include "session_cleanup.hpp"

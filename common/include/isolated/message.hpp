@@ -5,6 +5,7 @@
 #pragma once
 
 #include <isolated/detail/encode.hpp>
+#include <isolated/detail/message_storage.hpp>
 #include <isolated/detail/msgpack_adaptors.hpp>
 #include <isolated/detail/transfer_table.hpp>
 #include <isolated/detail/transferable_adaptors.hpp>
@@ -15,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,9 +59,10 @@ class Message {
   // The nil message. Allocates nothing.
   Message() noexcept = default;
 
-  // Copies share the decoded message (a reference count), never the bytes.
-  Message(const Message&) = default;
-  Message& operator=(const Message&) = default;
+  // Copies share the decoded message (a reference count), never the bytes
+  // (a message of a few bytes is copied whole).
+  Message(const Message& other) noexcept;
+  Message& operator=(const Message& other) noexcept;
   // A moved-from Message is nil.
   Message(Message&& other) noexcept;
   Message& operator=(Message&& other) noexcept;
@@ -106,16 +109,28 @@ class Message {
 
  private:
   static constexpr std::byte kNilBytes[] = {std::byte{0xc0}};
+  // A message this short (a number, a bool, a short string) is kept inside
+  // the Message itself: no storage to allocate or count references of.
+  static constexpr std::size_t kInlineBytes = 16;
 
-  Message(std::shared_ptr<const void> storage, const msgpack::object& root,
+  // Decodes a message of at most kInlineBytes that is a single value other
+  // than a list or a map, into this (nil) Message; false if it is not one.
+  bool decode_inline(std::span<const std::byte> bytes) noexcept;
+  bool is_inline() const noexcept { return bytes_.data() == inline_bytes_; }
+  // Copies `other`'s inline bytes into ours and points bytes_ (and root_, for
+  // a string or binary) at them. root_ must be a copy of other.root_.
+  void copy_inline_bytes(const Message& other) noexcept;
+
+  Message(detail::StorageRef storage, const msgpack::object& root,
           std::span<const std::byte> bytes) noexcept
       : storage_(std::move(storage)), root_(root), bytes_(bytes) {}
 
   // Owns the zone that holds root_'s tree and either holds a copy of the
-  // bytes or keeps the caller's buffer alive. Null for the nil message.
-  std::shared_ptr<const void> storage_;
+  // bytes or keeps the caller's buffer alive. Empty for the nil message.
+  detail::StorageRef storage_;
   msgpack::object root_;  // NIL by default
   std::span<const std::byte> bytes_ = kNilBytes;
+  alignas(8) std::byte inline_bytes_[kInlineBytes] = {};
   // The transferables this message carries, once adopted (shared by copies:
   // each block is handed over once).
   std::shared_ptr<detail::TransferTable> transfers_;
@@ -150,18 +165,46 @@ void pack_encoded(msgpack::packer<Stream>& packer, std::span<const std::byte> by
 
 }  // namespace detail
 
+inline void Message::copy_inline_bytes(const Message& other) noexcept {
+  std::memcpy(inline_bytes_, other.inline_bytes_, kInlineBytes);
+  bytes_ = std::span<const std::byte>(inline_bytes_, other.bytes_.size());
+  // A short string's or binary's characters lie in the inline bytes.
+  const auto rebase = [&](const char* at) {
+    return reinterpret_cast<const char*>(inline_bytes_) +
+           (at - reinterpret_cast<const char*>(other.inline_bytes_));
+  };
+  if (root_.type == msgpack::type::STR) root_.via.str.ptr = rebase(root_.via.str.ptr);
+  if (root_.type == msgpack::type::BIN) root_.via.bin.ptr = rebase(root_.via.bin.ptr);
+}
+
+inline Message::Message(const Message& other) noexcept
+    : storage_(other.storage_), root_(other.root_), bytes_(other.bytes_),
+      transfers_(other.transfers_) {
+  if (other.is_inline()) copy_inline_bytes(other);
+}
+
+inline Message& Message::operator=(const Message& other) noexcept {
+  if (this != &other) *this = Message(other);
+  return *this;
+}
+
 inline Message::Message(Message&& other) noexcept
-    : storage_(std::move(other.storage_)),
-      root_(std::exchange(other.root_, msgpack::object())),
-      bytes_(std::exchange(other.bytes_, kNilBytes)),
-      transfers_(std::move(other.transfers_)) {}
+    : storage_(std::move(other.storage_)), root_(other.root_), bytes_(other.bytes_),
+      transfers_(std::move(other.transfers_)) {
+  if (other.is_inline()) copy_inline_bytes(other);
+  other.root_ = msgpack::object();
+  other.bytes_ = kNilBytes;
+}
 
 inline Message& Message::operator=(Message&& other) noexcept {
   if (this != &other) {
     storage_ = std::move(other.storage_);
-    root_ = std::exchange(other.root_, msgpack::object());
-    bytes_ = std::exchange(other.bytes_, kNilBytes);
+    root_ = other.root_;
+    bytes_ = other.bytes_;
     transfers_ = std::move(other.transfers_);
+    if (other.is_inline()) copy_inline_bytes(other);
+    other.root_ = msgpack::object();
+    other.bytes_ = kNilBytes;
   }
   return *this;
 }

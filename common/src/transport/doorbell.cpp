@@ -18,8 +18,9 @@ DoorbellHeader* initialize_doorbell(std::byte* memory, std::uint32_t slot_count,
   header->slot_count = slot_count;
   header->owner_pid = owner_pid;
   header->root_pid = session_root_pid();
-  LaneSlot* slots = doorbell_slots(header);
-  for (std::uint32_t i = 0; i < slot_count; ++i) new (&slots[i]) LaneSlot{};
+  // The slots stay untouched: zero-filled, they are free, and pages nobody
+  // touches cost nothing.
+  static_assert(static_cast<std::uint32_t>(SlotState::free) == 0);
   return header;
 }
 
@@ -78,6 +79,12 @@ std::optional<std::uint32_t> register_lane(DoorbellHeader& header, std::uint32_t
                                                 static_cast<std::uint32_t>(SlotState::claimed),
                                                 std::memory_order_acq_rel)) {
       continue;
+    }
+    // Raised before `ready` is published: a consumer that sees the new
+    // registration count sees this slot within its scan.
+    std::uint32_t used = header.slots_used.load(std::memory_order_relaxed);
+    while (used < i + 1 &&
+           !header.slots_used.compare_exchange_weak(used, i + 1, std::memory_order_release)) {
     }
     slots[i].producer_pid = pid;
     slots[i].producer_done.store(0, std::memory_order_relaxed);

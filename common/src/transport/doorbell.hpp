@@ -16,10 +16,18 @@
 // lands between the consumer's load of `bell` and its futex_wait makes the
 // wait return at once (the word no longer matches).
 //
-// Lane registration. A producer claims a free slot (compare-and-swap
-// free -> claimed), writes its pid and lane name, stores `ready` with release,
-// then bumps `registrations` and rings. The consumer compares `registrations`
-// with the count it last saw, so the slot table is only scanned when it changed.
+// Lane registration. A producer claims the lowest free slot (compare-and-swap
+// free -> claimed), raises `slots_used` past it, writes its pid and lane name,
+// stores `ready` with release, then bumps `registrations` and rings. The
+// consumer compares `registrations` with the count it last saw, so the slot
+// table is only scanned when it changed, and only up to `slots_used`.
+//
+// The slot table is large (kDefaultSlotCount: one slot per sending process,
+// so an isolate can hear from thousands of others) but costs only what is
+// used: a fresh segment is zero-filled tmpfs, zero bytes are a free slot, and
+// tmpfs allocates a page only when it is touched. Nobody touches a slot at or
+// beyond `slots_used`, and slots are reused lowest first, so the table's
+// resident size follows the number of senders at once, not the slot count.
 #pragma once
 
 #include "common/src/shm/names.hpp"
@@ -81,15 +89,21 @@ struct DoorbellHeader {
   SharedAtomic<std::uint32_t> sleeping_consumers;
 
   alignas(kCacheLine) SharedAtomic<std::uint32_t> registrations;
+  // One past the highest slot ever claimed; producers only raise it. Read by
+  // the consumer as a hint, clamped to its own copy of the slot count.
+  SharedAtomic<std::uint32_t> slots_used;
 
   alignas(kCacheLine) CrashReportArea crash;
 };
 static_assert(std::is_standard_layout_v<DoorbellHeader>);
 
 inline constexpr std::uint64_t kDoorbellMagic = 0x6c6c6542642e736c;  // "ls.dBell"
-inline constexpr std::uint32_t kDoorbellLayoutVersion = 2;
-inline constexpr std::uint32_t kDefaultSlotCount = 64;
-inline constexpr std::uint32_t kMaxSlotCount = 4096;
+inline constexpr std::uint32_t kDoorbellLayoutVersion = 3;
+// How many processes can send to one inbox at once. The table costs resident
+// memory only for the slots in use (see above); its virtual size is
+// doorbell_bytes(kDefaultSlotCount), about 1.3 MB.
+inline constexpr std::uint32_t kDefaultSlotCount = 16384;
+inline constexpr std::uint32_t kMaxSlotCount = 65536;
 
 inline constexpr std::size_t kDoorbellSlotsOffset =
     (sizeof(DoorbellHeader) + kCacheLine - 1) / kCacheLine * kCacheLine;
@@ -98,7 +112,8 @@ constexpr std::size_t doorbell_bytes(std::uint32_t slot_count) noexcept {
   return kDoorbellSlotsOffset + slot_count * sizeof(LaneSlot);
 }
 
-// Lays out a doorbell in zero-filled memory of doorbell_bytes(slot_count) bytes.
+// Lays out a doorbell in zero-filled memory of doorbell_bytes(slot_count)
+// bytes. The slots are left as they are: zero bytes are a free slot.
 DoorbellHeader* initialize_doorbell(std::byte* memory, std::uint32_t slot_count, int owner_pid);
 
 // The doorbell in a mapped segment, after checking magic, version and that its
@@ -119,6 +134,13 @@ struct MappedDoorbell {
 // isolated::Error if it does not exist (its owner ended) or is not a doorbell
 // of this layout.
 MappedDoorbell open_doorbell(std::string_view inbox_name);
+
+// How many slots from the start of the table may be in use: `slots_used`,
+// which any producer can write, clamped to the checked `slot_count`.
+inline std::uint32_t slots_in_use(const DoorbellHeader& header, std::uint32_t slot_count) noexcept {
+  const std::uint32_t used = header.slots_used.load(std::memory_order_acquire);
+  return used < slot_count ? used : slot_count;
+}
 
 inline LaneSlot* doorbell_slots(DoorbellHeader* header) noexcept {
   return reinterpret_cast<LaneSlot*>(reinterpret_cast<std::byte*>(header) + kDoorbellSlotsOffset);

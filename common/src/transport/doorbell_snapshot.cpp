@@ -104,7 +104,11 @@ DoorbellSnapshot parse_doorbell_snapshot(std::span<const std::byte> bytes) {
       offsetof(DoorbellHeader, crash) + offsetof(CrashReportArea, state);
   doorbell.has_crash_report = field_at<std::uint32_t>(bytes, crash_state_offset) != 0;
 
-  for (std::uint32_t i = 0; i < doorbell.slot_count; ++i) {
+  // Slots at or past `slots_used` were never claimed (any producer can spoil
+  // the field: it is clamped, and a low value only hides slots).
+  const auto used = std::min(
+      doorbell.slot_count, field_at<std::uint32_t>(bytes, offsetof(DoorbellHeader, slots_used)));
+  for (std::uint32_t i = 0; i < used; ++i) {
     LaneSlotSnapshot slot = parse_slot(bytes, i);
     if (slot.state != SlotState::free || slot.malformed) {
       doorbell.registered_slots.push_back(std::move(slot));

@@ -65,7 +65,7 @@ Inbox::~Inbox() {
   if (header_ == nullptr) return;
   set_state(InboxState::dead);
   // Lanes registered but never attached would otherwise keep their names.
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  for (std::uint32_t i = 0, used = slots_in_use(*header_, slot_count_); i < used; ++i) {
     if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
       const auto name = slot_lane_name(slot(i));
       const auto parsed = parse_segment_name(name);
@@ -107,7 +107,7 @@ void Inbox::attach_new_lanes() {
   const std::uint32_t registrations = header_->registrations.load(std::memory_order_acquire);
   if (registrations == seen_registrations_) return;
   seen_registrations_ = registrations;
-  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+  for (std::uint32_t i = 0, used = slots_in_use(*header_, slot_count_); i < used; ++i) {
     if (slot(i).state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::ready)) {
       attach(i);
     }
@@ -131,51 +131,15 @@ void Inbox::attach(std::uint32_t slot_index) {
   }
 }
 
-std::size_t Inbox::drain(const std::function<void(Delivery&&)>& sink) {
-  attach_new_lanes();
-  std::size_t delivered = 0;
-  bool lost_a_lane = false;
-  for (auto& lane : lanes_) {
-    if (lane.reader.closed()) continue;
-    LaneReader::Frame frame{};
-    for (;;) {
-      const auto next = lane.reader.next(frame);
-      if (next == LaneReader::Next::empty) break;
-      if (next == LaneReader::Next::corrupt) {
-        slot(lane.slot).state.store(static_cast<std::uint32_t>(SlotState::closed),
-                                    std::memory_order_release);
-        report(LaneFault{lane.slot, lane.reader.producer_pid(), lane.reader.fault(), true});
-        lost_a_lane = true;
-        break;
-      }
-      if (deliver(lane, frame, sink)) ++delivered;
-    }
-    lane.reader.wake_producer();
-  }
-  // Reading the clock costs as much as a frame; look at it every 256 drains.
-  if (lost_a_lane ||
-      (++drains_ % 256 == 0 && std::chrono::steady_clock::now() >= next_release_check_)) {
-    release_finished_lanes();
-  }
-  return delivered;
+void Inbox::close_lane(AttachedLane& lane) {
+  slot(lane.slot).state.store(static_cast<std::uint32_t>(SlotState::closed),
+                              std::memory_order_release);
+  report(LaneFault{lane.slot, lane.reader.producer_pid(), lane.reader.fault(), true});
 }
 
-bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
-                    const std::function<void(Delivery&&)>& sink) {
+std::optional<Delivery> Inbox::resolve_out_of_line(AttachedLane& lane,
+                                                   const LaneReader::Frame& frame) {
   const int pid = lane.reader.producer_pid();
-  if (frame.kind != FrameKind::out_of_line) {
-    // The sink reads the frame in the ring; only then is it consumed (also
-    // when the sink throws, so a bad frame is not handed out again).
-    try {
-      sink(Delivery{frame.kind, frame.flags, frame.port, pid, frame.payload, nullptr});
-    } catch (...) {
-      lane.reader.consume();
-      throw;
-    }
-    lane.reader.consume();
-    return true;
-  }
-
   OutOfLineRef ref{};
   const bool well_formed = frame.payload.size() == sizeof ref;
   if (well_formed) std::memcpy(&ref, frame.payload.data(), sizeof ref);
@@ -184,7 +148,7 @@ bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
   if (!well_formed || ref.name_length > sizeof ref.name ||
       (inner != FrameKind::message && inner != FrameKind::control)) {
     report(LaneFault{lane.slot, pid, "malformed out-of-line reference", false});
-    return false;
+    return std::nullopt;
   }
   const std::string_view segment_name(ref.name, ref.name_length);
   try {
@@ -192,11 +156,24 @@ bool Inbox::deliver(AttachedLane& lane, const LaneReader::Frame& frame,
         Segment::open(segment_name, SegmentKind::out_of_line, static_cast<std::size_t>(ref.size)));
     segment->unlink();
     std::span<const std::byte> bytes(segment->data(), static_cast<std::size_t>(ref.size));
-    sink(Delivery{inner, frame.flags, frame.port, pid, bytes, std::move(segment)});
-    return true;
+    return Delivery{inner, frame.flags, frame.port, pid, bytes, std::move(segment)};
   } catch (const Error& e) {
     report(LaneFault{lane.slot, pid, std::string("out-of-line message lost: ") + e.what(), false});
-    return false;
+    return std::nullopt;
+  }
+}
+
+void Inbox::tidy() {
+  if (std::chrono::steady_clock::now() >= next_release_check_) release_finished_lanes();
+}
+
+void Inbox::wake_sleepers() noexcept {
+  // Pairs with the fence in park (see doorbell.hpp): the caller's change is
+  // ordered before this load.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (header_->sleeping_consumers.load(std::memory_order_relaxed) != 0) {
+    header_->bell.fetch_add(1, std::memory_order_release);
+    futex_wake(header_->bell, INT32_MAX);
   }
 }
 
@@ -246,17 +223,10 @@ bool Inbox::wait(std::chrono::nanoseconds timeout) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return has_pending();
     if (now < spin_until) continue;
-    header_->sleeping_consumers.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t bell = header_->bell.load(std::memory_order_acquire);
-    // Pairs with the fence in ring_doorbell (see doorbell.hpp).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     // Wake up now and then to release lanes of producers that died.
     const auto slice = std::min<std::chrono::nanoseconds>(deadline - now, kReleaseCheckInterval);
-    if (!has_pending() && !interrupted_.load(std::memory_order_acquire)) {
-      futex_wait(header_->bell, bell, slice);
-    }
-    header_->sleeping_consumers.fetch_sub(1, std::memory_order_relaxed);
-    if (std::chrono::steady_clock::now() >= next_release_check_) release_finished_lanes();
+    park(slice, [&] { return has_pending() || interrupted_.load(std::memory_order_acquire); });
+    tidy();
   }
 }
 

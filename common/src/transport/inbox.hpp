@@ -1,13 +1,15 @@
 // The consuming side of an isolate's inbox: it owns the doorbell segment,
 // attaches the lanes producers register, and drains them (DESIGN §3).
 //
-// Thread-safety: one thread at a time (the runtime serializes its drainers);
-// only name() and interrupt() may be called from any thread.
+// Thread-safety: drain, has_pending, tidy, release_lanes_of and wait: one
+// thread at a time (the runtime serializes its drainers). park, wake_sleepers,
+// interrupt and name: any thread of the owner, several at once.
 #pragma once
 
 #include "doorbell.hpp"
 #include "frame.hpp"
 #include "lane.hpp"
+#include "common/src/os/futex.hpp"
 #include "common/src/shm/segment.hpp"
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -78,19 +81,42 @@ class Inbox {
   // The doorbell segment's name: the address senders use.
   const std::string& name() const noexcept { return segment_.name(); }
 
-  // Hands every frame published so far to `sink`, lane after lane, and returns
-  // how many it handed over. Lanes that misbehave are closed and reported.
-  std::size_t drain(const std::function<void(Delivery&&)>& sink);
+  // Hands the frames published so far to `sink`, at most `most` of them, lane
+  // after lane (each drain starts at the lane after the one the last drain
+  // started at, so a busy lane cannot starve the others), and returns how
+  // many it handed over. Lanes that misbehave are closed and reported.
+  // `sink` is any callable taking Delivery&&; nothing is allocated for it.
+  template <class Sink>
+  std::size_t drain(Sink&& sink, std::size_t most = SIZE_MAX);
 
   // True when a lane holds frames or a new lane was registered.
   bool has_pending() const noexcept;
 
   // Returns once has_pending() or after `timeout`: spins first, then sleeps on
-  // the doorbell. Returns has_pending().
+  // the doorbell. Returns has_pending(). For a single consumer thread (the
+  // runtime waits with park instead).
   bool wait(std::chrono::nanoseconds timeout);
 
   // Makes a wait() in progress, or the next one, return at once. Any thread.
   void interrupt() noexcept;
+
+  // Sleeps on the doorbell until a producer rings, wake_sleepers() is called
+  // or `timeout` passes, unless `ready()` holds once this thread counts as a
+  // sleeper. `ready` is checked after the fence that pairs with the one in
+  // ring_doorbell and wake_sleepers, so a frame published or a wake-up made
+  // after it returned false is never missed. Any thread of the owner may park;
+  // several may at once (producers then wake them all).
+  template <class Ready>
+  void park(std::chrono::nanoseconds timeout, Ready&& ready);
+
+  // Wakes every thread parked now, if any. Call after changing what a parked
+  // thread's `ready` looks at (with an ordering at least as strong as a
+  // seq_cst read-modify-write of that state, which pairs with park's fence).
+  void wake_sleepers() noexcept;
+
+  // Frees the slots of lanes whose producers have ended, if the last look is
+  // older than the release interval (250 ms). Cheap when it is not due.
+  void tidy();
 
   void set_state(InboxState state) noexcept;
 
@@ -112,8 +138,11 @@ class Inbox {
 
   void attach_new_lanes();
   void attach(std::uint32_t slot_index);
-  bool deliver(AttachedLane& lane, const LaneReader::Frame& frame,
-               const std::function<void(Delivery&&)>& sink);
+  // Closes a lane whose producer wrote garbage, and reports it.
+  void close_lane(AttachedLane& lane);
+  // Consumes an out-of-line frame and maps the segment it names; nothing (the
+  // fault reported) if the reference or the segment is bad.
+  std::optional<Delivery> resolve_out_of_line(AttachedLane& lane, const LaneReader::Frame& frame);
   void release_finished_lanes();
   static void free_slot(LaneSlot& slot) noexcept;
   void report(const LaneFault& fault);
@@ -127,8 +156,58 @@ class Inbox {
   std::uint32_t seen_registrations_ = 0;
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
-  std::uint32_t drains_ = 0;
+  std::size_t first_lane_ = 0;  // where the next drain starts
   std::atomic<bool> interrupted_{false};
 };
+
+template <class Sink>
+std::size_t Inbox::drain(Sink&& sink, std::size_t most) {
+  attach_new_lanes();
+  std::size_t delivered = 0;
+  bool lost_a_lane = false;
+  const std::size_t lane_count = lanes_.size();
+  first_lane_ = lane_count == 0 ? 0 : (first_lane_ + 1) % lane_count;
+  for (std::size_t visited = 0; visited < lane_count && delivered < most; ++visited) {
+    AttachedLane& lane = lanes_[(first_lane_ + visited) % lane_count];
+    if (lane.reader.closed()) continue;
+    LaneReader::Frame frame{};
+    while (delivered < most) {
+      const auto next = lane.reader.next(frame);
+      if (next == LaneReader::Next::empty) break;
+      if (next == LaneReader::Next::corrupt) {
+        close_lane(lane);
+        lost_a_lane = true;
+        break;
+      }
+      if (frame.kind != FrameKind::out_of_line) {
+        // The sink reads the frame in the ring; only then is it consumed (also
+        // when the sink throws, so a bad frame is not handed out again).
+        struct Consume {
+          LaneReader& reader;
+          ~Consume() { reader.consume(); }
+        } consume{lane.reader};
+        sink(Delivery{frame.kind, frame.flags, frame.port, lane.reader.producer_pid(),
+                      frame.payload, nullptr});
+        ++delivered;
+      } else if (auto resolved = resolve_out_of_line(lane, frame)) {
+        sink(std::move(*resolved));
+        ++delivered;
+      }
+    }
+    lane.reader.wake_producer();
+  }
+  if (lost_a_lane) release_finished_lanes();
+  return delivered;
+}
+
+template <class Ready>
+void Inbox::park(std::chrono::nanoseconds timeout, Ready&& ready) {
+  header_->sleeping_consumers.fetch_add(1, std::memory_order_seq_cst);
+  const std::uint32_t bell = header_->bell.load(std::memory_order_acquire);
+  // Pairs with the fence in ring_doorbell and wake_sleepers (doorbell.hpp).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!ready()) futex_wait(header_->bell, bell, timeout);
+  header_->sleeping_consumers.fetch_sub(1, std::memory_order_relaxed);
+}
 
 }  // namespace isolated::detail

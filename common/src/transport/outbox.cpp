@@ -14,7 +14,21 @@
 
 namespace isolated::detail {
 
-Outbox::Outbox(Options options) : options_(options) {
+namespace {
+
+std::atomic<std::uint64_t> next_outbox_id{1};
+
+// The connection this thread used last, and to which inbox of which outbox.
+struct CachedConnection {
+  std::uint64_t outbox_id = 0;
+  std::string inbox_name;
+  std::shared_ptr<void> connection;  // an Outbox::Connection
+};
+thread_local CachedConnection last_connection;
+
+}  // namespace
+
+Outbox::Outbox(Options options) : options_(options), id_(next_outbox_id.fetch_add(1)) {
   options_.lane_capacity = normalize_lane_capacity(options_.lane_capacity);
 }
 
@@ -88,12 +102,28 @@ std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inb
   }
   throw ResourceExhausted("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
               std::to_string(connection->doorbell.slot_count) +
-              " are taken by other sending processes); give the receiving isolate more slots");
+              " are taken by other sending processes: an inbox hears from at most that many processes "
+              "at once; a slot frees when its sender ends)");
+}
+
+Outbox::Connection* Outbox::connection_for(std::string_view inbox_name) {
+  CachedConnection& cached = last_connection;
+  if (cached.outbox_id == id_ && cached.inbox_name == inbox_name) {
+    auto* connection = static_cast<Connection*>(cached.connection.get());
+    if (!connection->dropped.load(std::memory_order_acquire)) return connection;
+  }
+  std::shared_ptr<Connection> connection = connect(inbox_name);
+  if (connection == nullptr) return nullptr;
+  cached.outbox_id = id_;
+  cached.inbox_name.assign(inbox_name);
+  cached.connection = std::move(connection);
+  return static_cast<Connection*>(cached.connection.get());
 }
 
 SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                         std::uint16_t flags, std::span<const std::byte> payload) {
-  const std::shared_ptr<Connection> connection = connect(inbox_name);
+  // Kept alive by this thread's cache while we use it.
+  Connection* connection = connection_for(inbox_name);
   if (connection == nullptr) return SendResult::inbox_gone;
   // One load of a line the receiver rarely writes: a receiver whose end was
   // seen (by itself or its parent) gets nothing more.
@@ -161,6 +191,7 @@ void Outbox::disconnect(std::string_view inbox_name) {
   std::unique_lock lock(connections_mutex_);
   const auto found = connections_.find(inbox_name);
   if (found == connections_.end()) return;
+  found->second->dropped.store(true, std::memory_order_release);
   {
     std::lock_guard lane_lock(found->second->mutex);
     found->second->writer.for_each_unconsumed(&reclaim);

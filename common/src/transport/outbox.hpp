@@ -14,6 +14,7 @@
 #include "lane.hpp"
 #include "common/src/shm/segment.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,9 @@ class Outbox {
 
  private:
   struct Connection {
+    // Set once the connection is dropped (disconnect): a thread that cached
+    // it connects anew.
+    std::atomic<bool> dropped{false};
     MappedDoorbell doorbell;
     DoorbellHeader* header = nullptr;  // doorbell.header, used on every send
     int owner_pid = 0;
@@ -80,6 +84,9 @@ class Outbox {
   // The connection to `inbox_name`, made on first use; null if the inbox is
   // gone. Shared, so a thread still sending keeps it while another drops it.
   std::shared_ptr<Connection> connect(std::string_view inbox_name);
+  // connect, through a one-entry cache per thread: a thread that sends to
+  // one inbox again and again takes no lock and hashes no name.
+  Connection* connection_for(std::string_view inbox_name);
   std::shared_ptr<Connection> open_connection(std::string_view inbox_name);
   // Drops the connection to an inbox that is gone, and our lane's name with it.
   void disconnect(std::string_view inbox_name);
@@ -101,6 +108,7 @@ class Outbox {
   };
 
   Options options_;
+  const std::uint64_t id_;  // tells this outbox from one that had its address before
   std::shared_mutex connections_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Connection>, NameHash, std::equal_to<>>
       connections_;

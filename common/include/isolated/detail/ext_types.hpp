@@ -38,7 +38,7 @@ inline constexpr std::size_t kMaxExtNameBytes = SendPort::kMaxInboxNameBytes;
 const char* ext_payload_problem(std::int8_t type, std::span<const char> payload) noexcept;
 
 // The value in a payload; each throws isolated::Error if the payload is
-// malformed. Defined with ext_payload_problem in message.cpp.
+// malformed. Defined with ext_payload_problem in ext_payloads.cpp.
 SendPort read_send_port_ext(std::span<const char> payload);
 Capability read_capability_ext(std::span<const char> payload);
 TransferableRef read_transferable_ext(std::span<const char> payload);

@@ -46,7 +46,8 @@ enum class Check {
   full,   // for is<T>: nothing follows, so user structs are converted on trial
 };
 
-// The readable name of a C++ type from its typeid name (defined in message.cpp).
+// The readable name of a C++ type from its typeid name (defined in
+// type_description.cpp).
 std::string demangled_name(const char* mangled);
 
 template <class T>
