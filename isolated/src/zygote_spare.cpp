@@ -68,6 +68,8 @@ void run_spare(int socket, const SpareInheritance& inheritance) {
   // re-parented already.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != inheritance.spawner_pid) ::_exit(kSpawnerGone);
+  // Until it becomes a worker (then it takes the program's name back).
+  ::prctl(PR_SET_NAME, "isolated-spare", 0, 0, 0);
   // The zygote's descriptors (its socket to the spawner) are not ours.
   if (socket != kSpareSocketFd) ::dup2(socket, kSpareSocketFd);
   ::close_range(kSpareSocketFd + 1, ~0U, 0);
