@@ -65,7 +65,7 @@ std::string bury_inbox(const std::string& inbox_name, bool crashed) {
     // Senders waiting for space in a lane see the inbox dead.
     header->bell.fetch_add(1);
     LaneSlot* slots = doorbell_slots(header);
-    for (std::uint32_t i = 0; i < doorbell.slot_count; ++i) {
+    for (std::uint32_t i = 0, used = slots_in_use(*header, doorbell.slot_count); i < used; ++i) {
       if (slots[i].state.load() != static_cast<std::uint32_t>(SlotState::ready)) continue;
       const std::uint32_t length = slots[i].name_length;
       if (length == 0 || length > kMaxSegmentNameBytes) continue;

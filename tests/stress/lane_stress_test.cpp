@@ -8,6 +8,7 @@
 #include "support/lane_fixture.hpp"
 #include "support/transport_helpers.hpp"
 
+#include <atomic>
 #include <thread>
 
 using namespace isolated;
@@ -61,4 +62,43 @@ TEST_CASE("a million frames from another process through the inbox", "[stress][i
   INFO(checker.error());
   CHECK(ok);
   CHECK(child.exit_code() == 0);
+}
+
+TEST_CASE("a consumer that parks at once never misses the frame that races its sleep",
+          "[stress][inbox]") {
+  // The tightest race of the wake-up protocol: the consumer does not spin, so
+  // every time it finds the lanes empty it parks on the doorbell just as the
+  // producer publishes the next frame and decides whether to ring. A lost
+  // wake-up leaves the frame unseen until the park's slice ends, which the
+  // deadline per frame catches.
+  Inbox::Options options;
+  options.spin = 0ns;
+  Inbox inbox(options);
+  constexpr std::uint64_t kRounds = 100000;
+  std::atomic<std::uint64_t> seen{0};
+  std::atomic<bool> stop{false};
+  std::thread consumer([&] {
+    while (!stop.load()) {
+      inbox.wait(10s);
+      inbox.drain([&](Delivery&& delivery) { seen.store(delivery.port + 1); });
+    }
+  });
+  Outbox outbox;
+  const std::vector<std::byte> payload(8, std::byte{1});
+  std::uint64_t stalls = 0;
+  for (std::uint64_t i = 0; i < kRounds && stalls == 0; ++i) {
+    REQUIRE(outbox.send(inbox.name(), i, FrameKind::message, 0, payload) == SendResult::sent);
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (seen.load() != i + 1) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ++stalls;
+        break;
+      }
+    }
+  }
+  stop.store(true);
+  inbox.interrupt();
+  consumer.join();
+  CHECK(stalls == 0);
+  CHECK(seen.load() == kRounds);
 }

@@ -1,5 +1,5 @@
-// What a test run may not leave behind (STYLE.md, the brief's "tests clean
-// up"): child processes, and shared-memory segments in /dev/shm.
+// What a test run may not leave behind: child processes, and shared-memory
+// segments in /dev/shm.
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
 // What the operating system's own channels cost between two processes on this
 // machine, measured the same way as the isolated side so the table can print
-// ratios from one run (PERF.md: "peers measured side by side").
+// ratios from one run (docs/BENCHMARKS.md).
 //
 // Every function forks one child pinned to `child_cpu`, pins the calling
 // thread to `parent_cpu` for the duration (restoring its affinity after),

@@ -1,4 +1,4 @@
-// Pinning benchmark processes to CPUs. PERF.md: unpinned, a blocking
+// Pinning benchmark processes to CPUs. docs/BENCHMARKS.md: unpinned, a blocking
 // round trip on the 2-vCPU guest jumps between ~2 µs (same CPU) and ~60 µs
 // (cross-CPU wake-up) within one run, so every measurement pins both sides.
 #pragma once

@@ -1,5 +1,5 @@
 // Summaries of benchmark samples: median and p99 of per-operation times, and
-// rates printed the way the PERF.md table prints them.
+// rates printed the way docs/BENCHMARKS.md prints them.
 #pragma once
 
 #include <cstddef>

@@ -219,11 +219,15 @@ void Runtime::wait_for_work(std::uint32_t seen, std::optional<Clock::time_point>
   if (deadline) spin_end = std::min(spin_end, *deadline);
   SpinStep spin_step;
   for (unsigned round = 1;; ++round) {
-    if (changed() || frames_waiting()) {
-      // Caught while spinning: spin at least twice this long next time.
-      const auto waited = std::chrono::nanoseconds(Clock::now() - start).count();
-      spin_budget_ns_.store(std::clamp(std::max(budget, 2 * waited), kMinSpinNs, max_spin_ns_),
-                            std::memory_order_relaxed);
+    // Frames seen are drained here at once, while the lane's lines are warm.
+    if (changed() || drain_if_frames()) {
+      // Caught while spinning: spin at least twice this long next time (a
+      // catch within the first rounds needs no clock to say so).
+      if (round > 16) {
+        const auto waited = std::chrono::nanoseconds(Clock::now() - start).count();
+        spin_budget_ns_.store(std::clamp(std::max(budget, 2 * waited), kMinSpinNs, max_spin_ns_),
+                              std::memory_order_relaxed);
+      }
       return;
     }
     spin_step();
@@ -259,6 +263,17 @@ void Runtime::expect_traffic() {
 void Runtime::done_expecting() noexcept { expecting_.fetch_sub(1, std::memory_order_relaxed); }
 
 // --------------------------------------------------------------- draining
+
+bool Runtime::drain_if_frames() {
+  {
+    std::unique_lock drain(drain_mutex_, std::try_to_lock);
+    // Taken: another thread drains now, and its dispatch changes what we see.
+    if (!drain || !inbox_.has_pending()) return false;
+    drain_locked();
+  }
+  after_drain();
+  return true;
+}
 
 bool Runtime::drain_now() {
   bool took = false;

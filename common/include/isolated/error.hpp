@@ -75,7 +75,8 @@ class DecodeError : public Error {
 };
 
 // The per-user name registry (name_server) cannot be used: its directory is
-// not a private one of this user, or its lock could not be taken in time.
+// not a private one of this user. (A lock held too long by another process is
+// a TimeoutError.)
 class NameServerError : public Error {
  public:
   using Error::Error;

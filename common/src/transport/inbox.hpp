@@ -60,7 +60,7 @@ class Inbox {
     // a fresh one.
     std::string name;
     // How long wait() spins before it sleeps on the futex: a wake-up costs far
-    // more than a short spin (PERF.md). ISOLATED_SPIN_US overrides it.
+    // more than a short spin (docs/BENCHMARKS.md). ISOLATED_SPIN_US overrides it.
     std::chrono::nanoseconds spin = default_spin();
     // Called (from the draining thread) for every lane fault. The default
     // prints one line to stderr.

@@ -72,8 +72,8 @@ class LoadBalancer {
   }
 
   // Runs f(arg) once on each of the `count` least loaded runners, all
-  // distinct. Throws isolated::UsageError if count exceeds size() or the load
-  // is negative.
+  // distinct. Throws isolated::UsageError if count exceeds the number of
+  // runners the pool was created with, or the load is negative.
   template <class F, class A>
   std::vector<std::future<detail::run_result_t<F, const A&>>> run_multiple(std::size_t count, F f,
                                                                           const A& arg,
