@@ -37,6 +37,11 @@ constexpr bool kZygoteBuild = true;
 // A zygote that failed to start this often in a row is not tried again.
 constexpr int kMaxFailedStarts = 3;
 
+// Spares kept ready or on their way: with two, spawns in a row (compute in a
+// loop) find one forked while the spawn before last started, and never wait
+// for a fork.
+constexpr std::size_t kSparesKept = 2;
+
 // How long a process that ends waits for its zygote and spare to end.
 constexpr std::chrono::milliseconds kStopOnExit{100};
 
@@ -137,7 +142,9 @@ class ZygoteClient {
     std::lock_guard lock(mutex_);
     // Only for a process that spawns from its zygote (not one that starts
     // worker binaries only).
-    if (zygote_ && spares_.empty() && requested_ == 0) request_spare_locked(timeout);
+    while (zygote_ && spares_.size() + static_cast<std::size_t>(requested_) < kSparesKept) {
+      if (!request_spare_locked(timeout)) return;
+    }
   }
 
   bool stop(std::chrono::milliseconds timeout) {
