@@ -1,4 +1,4 @@
-// The zygote (docs/zygote.md): a single-threaded helper process, this
+// The zygote (DESIGN §2, "The zygote"): a single-threaded helper process, this
 // program run again with kZygoteFlag, from which the spawning process's
 // workers are forked instead of exec'd. It forks one spare at a time on its
 // spawner's request (zygote_process.cpp); the spare waits for its boot record

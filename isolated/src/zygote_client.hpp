@@ -1,4 +1,4 @@
-// The spawning side of the zygote (docs/zygote.md, zygote.hpp): each process
+// The spawning side of the zygote (DESIGN §2, "The zygote"; zygote.hpp): each process
 // that spawns workers of its own program starts its own zygote at its first
 // such spawn, from the launcher thread, and keeps one spare forked from it.
 // A spawn hands the spare its boot record; the spare is a child of this

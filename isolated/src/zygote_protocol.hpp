@@ -1,5 +1,5 @@
 // What the spawner, its zygote and the zygote's spares say to each other
-// (docs/zygote.md). Two kinds of socket, both SOCK_SEQPACKET socketpairs, so
+// (DESIGN §2, "The zygote"). Two kinds of socket, both SOCK_SEQPACKET socketpairs, so
 // that nobody else can connect to either:
 //
 //   spawner <-> zygote: the spawner asks for a spare (SpareRequest); the zygote

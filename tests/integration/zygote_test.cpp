@@ -1,4 +1,4 @@
-// The zygote (docs/zygote.md): workers of this program are forked from it,
+// The zygote (DESIGN §2, "The zygote"): workers of this program are forked from it,
 // as children of the spawner; it survives being killed (the next spawn starts
 // another, nothing is orphaned); a forked worker inherits no descriptor, runs
 // where its spawner is, draws its own random numbers and has a C library that
