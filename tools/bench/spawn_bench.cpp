@@ -211,7 +211,7 @@ void target(const char* what, double value, const char* unit, bool met) {
 
 }  // namespace
 
-int spawn(bool quick) {
+int spawn(bool quick, bool pin_children) {
   const std::size_t n = quick ? 50 : 300;
   const std::size_t big_forks = quick ? 3 : 10;
   const std::size_t many = 1000;
@@ -219,10 +219,16 @@ int spawn(bool quick) {
   const int child_cpu = online_cpus() >= 2 ? 1 : 0;
   std::printf("isolated-bench spawn: medians of %zu (p99 beside), this run's posix_spawn as 1x\n",
               n);
-  std::printf("measuring thread on CPU 0; the launcher thread, the zygote and so every isolate\n"
-              "on CPU %d; posix_spawn's and fork's children on CPU 0 (their parent waits)\n\n",
-              child_cpu);
-  {
+  if (pin_children) {
+    std::printf("measuring thread on CPU 0; the launcher thread, the zygote and so every isolate\n"
+                "on CPU %d; posix_spawn's and fork's children on CPU 0 (their parent waits)\n\n",
+                child_cpu);
+  } else {
+    std::printf("measuring thread on CPU 0, with posix_spawn's and fork's children (their parent\n"
+                "waits); isolates where the scheduler puts them (--pin-children: on CPU %d)\n\n",
+                child_cpu);
+  }
+  if (pin_children) {
     // The launcher and supervisor threads start here and keep this CPU, and
     // so do the zygote and its children.
     const ScopedPin pin(child_cpu);
