@@ -8,8 +8,6 @@
 #include "common/src/os/unique_fd.hpp"
 #include "worker/src/runtime.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -51,59 +49,17 @@ std::atomic<bool>& enabled() {
   return on;
 }
 
-template <class T>
-std::span<const std::byte> bytes_of(const T& value) {
-  return std::as_bytes(std::span(&value, 1));
-}
-
-// The peer of `socket` has closed its end (died).
-bool peer_gone(int socket) {
-  pollfd poll_fd{socket, 0, 0};
-  return ::poll(&poll_fd, 1, 0) == 1 && (poll_fd.revents & (POLLHUP | POLLERR)) != 0;
-}
-
 // Waits up to `timeout` for one message of exactly sizeof(T) bytes. Nothing
-// if the peer is gone, or it sent something else, or time ran out.
+// if none came, the peer is gone or it sent something else.
 template <class T>
 std::optional<T> receive_within(int socket, std::chrono::milliseconds timeout,
                                 std::vector<UniqueFd>* descriptors = nullptr) {
-  pollfd poll_fd{socket, POLLIN, 0};
-  const int ready = retry_on_eintr(
-      [&] { return ::poll(&poll_fd, 1, static_cast<int>(timeout.count())); });
-  if (ready != 1) return std::nullopt;
   T value;
-  ReceivedMessage received = receive_message(socket, std::as_writable_bytes(std::span(&value, 1)));
-  if (received.size != sizeof value) return std::nullopt;
-  if (descriptors != nullptr) *descriptors = std::move(received.descriptors);
+  auto received =
+      receive_message_within(socket, std::as_writable_bytes(std::span(&value, 1)), timeout);
+  if (!received || received->size != sizeof value) return std::nullopt;
+  if (descriptors != nullptr) *descriptors = std::move(received->descriptors);
   return value;
-}
-
-// The descriptors a BootRequest carries, in the order zygote_protocol.hpp
-// gives, and the flags that say which they are.
-struct BootDescriptors {
-  UniqueFd working_directory;
-  std::vector<int> fds;
-  std::uint32_t flags = 0;
-};
-
-BootDescriptors boot_descriptors(const LaunchOptions& options) {
-  BootDescriptors boot;
-  // The worker runs where its spawner is now, not where the zygote started.
-  boot.working_directory.reset(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (boot.working_directory) {
-    boot.flags |= kBootWorkingDirectory;
-    boot.fds.push_back(boot.working_directory.get());
-  }
-  const std::pair<int, std::uint32_t> standard[] = {
-      {options.stdin_fd, kBootStdin}, {options.stdout_fd, kBootStdout},
-      {options.stderr_fd, kBootStderr}};
-  for (const auto& [fd, flag] : standard) {
-    if (fd < 0) continue;
-    boot.flags |= flag;
-    boot.fds.push_back(fd);
-  }
-  if (options.no_core_dump) boot.flags |= kBootNoCoreDump;
-  return boot;
 }
 
 // A helper child: the zygote or a spare, and our end of its socket.
@@ -132,7 +88,7 @@ class ZygoteClient {
       if (peer_gone(spare.socket.get())) continue;
       if (!Supervisor::get().adopt_spare(spare.pid, watch)) continue;
       no_longer_a_helper(spare.pid);
-      hand_boot_record(spare, boot_record, options);
+      hand_over(spare, boot_record, options);
       return spare.pid;
     }
     return std::nullopt;
@@ -276,28 +232,13 @@ class ZygoteClient {
     }
   }
 
-  // Sends the spare its boot record and closes our end: it is a worker now.
-  // If it died just now, the send fails and so does the spawn, through the
-  // supervisor, which reports its end.
-  static void hand_boot_record(const Helper& spare, const BootRecordHandoff& boot_record,
-                               const LaunchOptions& options) {
-    const BootDescriptors descriptors = boot_descriptors(options);
-    BootRequest request;
-    request.flags = descriptors.flags;
-    std::vector<std::byte> message;
-    if (!boot_record.encoded.empty()) {
-      request.flags |= kBootRecordInline;
-      request.record_bytes = static_cast<std::uint32_t>(boot_record.encoded.size());
-    } else {
-      std::strncpy(request.boot_record, boot_record.segment.c_str(),
-                   sizeof request.boot_record - 1);
-    }
-    const auto header = bytes_of(request);
-    message.reserve(header.size() + boot_record.encoded.size());
-    message.insert(message.end(), header.begin(), header.end());
-    message.insert(message.end(), boot_record.encoded.begin(), boot_record.encoded.end());
+  // Sends the spare its boot record; our end closes when `spare` goes: it is
+  // a worker now. If it died just now, the send fails and so does the spawn,
+  // through the supervisor, which reports its end.
+  static void hand_over(const Helper& spare, const BootRecordHandoff& boot_record,
+                        const LaunchOptions& options) {
     try {
-      send_message(spare.socket.get(), message, descriptors.fds);
+      hand_boot_record(spare.socket.get(), boot_record, options);
     } catch (const std::exception&) {
       ::kill(spare.pid, SIGKILL);  // it must not wait forever; its end fails the spawn
     }

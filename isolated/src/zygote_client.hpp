@@ -7,25 +7,15 @@
 #pragma once
 
 #include "launcher.hpp"
+#include "spare_handoff.hpp"
 #include "supervisor.hpp"
 #include "zygote_protocol.hpp"
 
 #include <chrono>
-#include <cstddef>
 #include <optional>
-#include <span>
-#include <string>
 #include <vector>
 
 namespace isolated::detail {
-
-// How a spare gets its boot record: the encoded record itself, if it is no
-// longer than kMaxInlineBootRecord, or else the name of the segment that
-// holds it (as an exec'd worker gets it).
-struct BootRecordHandoff {
-  std::span<const std::byte> encoded;  // empty: see segment
-  std::string segment;
-};
 
 // Starts a worker of this program from a spare of the zygote: the
 // supervisor watches it for `watch`, then it gets its boot record and the

@@ -97,11 +97,6 @@ pid_t clone_spare(int* tid) {
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
-template <class T>
-std::span<const std::byte> bytes_of(const T& value) {
-  return std::as_bytes(std::span(&value, 1));
-}
-
 [[noreturn]] void serve(int* tid, const SpareInheritance& inheritance) {
   for (;;) {
     SpareRequest request;

@@ -4,6 +4,7 @@
 
 #include <isolated/error.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -75,6 +76,21 @@ ReceivedMessage receive_message(int socket, std::span<std::byte> buffer) {
                       std::to_string(kMaxPassedDescriptors) + " descriptors)");
   }
   return received;
+}
+
+std::optional<ReceivedMessage> receive_message_within(int socket, std::span<std::byte> buffer,
+                                                      std::chrono::milliseconds timeout) {
+  pollfd ready{socket, POLLIN, 0};
+  const int polled =
+      retry_on_eintr([&] { return ::poll(&ready, 1, static_cast<int>(timeout.count())); });
+  if (polled < 0) throw_system_error("poll", errno);
+  if (polled == 0) return std::nullopt;
+  return receive_message(socket, buffer);
+}
+
+bool peer_gone(int socket) noexcept {
+  pollfd state{socket, 0, 0};
+  return ::poll(&state, 1, 0) == 1 && (state.revents & (POLLHUP | POLLERR)) != 0;
 }
 
 }  // namespace isolated::detail

@@ -6,7 +6,9 @@
 
 #include "unique_fd.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -29,5 +31,19 @@ struct ReceivedMessage {
 // the message or its descriptors did not fit (they are closed then),
 // SystemError otherwise.
 ReceivedMessage receive_message(int socket, std::span<std::byte> buffer);
+
+// The same, waiting at most `timeout` (0: takes only a message that is there).
+// Nothing if none came in time.
+std::optional<ReceivedMessage> receive_message_within(int socket, std::span<std::byte> buffer,
+                                                      std::chrono::milliseconds timeout);
+
+// Whether the peer of `socket` has closed its end (or died). Never waits.
+bool peer_gone(int socket) noexcept;
+
+// The bytes of a fixed-size struct sent as one message.
+template <class T>
+std::span<const std::byte> bytes_of(const T& value) noexcept {
+  return std::as_bytes(std::span(&value, 1));
+}
 
 }  // namespace isolated::detail
