@@ -108,7 +108,7 @@ struct WorkerEntry {
 
 Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
                 const SpawnOptions& options, const Capability& pause, const Capability& terminate,
-                std::function<void(const ExitInfo&)> on_end) {
+                std::function<void(const ExitInfo&)> on_end, const LaunchOptions& launch_options) {
   Runtime& runtime = runtime_for_spawn();
   if (entry.program != kThisProgram) check_worker_binary(entry.program);
   BootRecord boot;
@@ -145,7 +145,7 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   // Its hello comes to the supervisor port; nobody receives there.
   const ExpectedTraffic hello(runtime);
   // Kept until the hello: it may hold the boot record.
-  const StartedWorker started = start_worker(entry.program, encoded, LaunchOptions{}, watch);
+  const StartedWorker started = start_worker(entry.program, encoded, launch_options, watch);
   const int pid = started.pid;
   // Whatever the hello brings, the zygote forks the next spare then.
   std::optional<SendPort> control;
@@ -165,13 +165,15 @@ namespace {
 
 // An isolate running `worker`, with its own capabilities.
 Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
-                      SpawnOptions options, std::function<void(const ExitInfo&)> on_end) {
+                      SpawnOptions options, std::function<void(const ExitInfo&)> on_end,
+                      const LaunchOptions& launch_options = {}) {
   if (options.debug_name.empty() && worker.program != kThisProgram) {
     options.debug_name = worker.program.substr(worker.program.find_last_of('/') + 1);
   }
   const Capability pause;
   const Capability terminate;
-  Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
+  Launched launched =
+      launch(worker, message, options, pause, terminate, std::move(on_end), launch_options);
   return known_isolate(std::move(launched.control), pause, terminate, launched.pid,
                        options.debug_name);
 }
@@ -180,9 +182,15 @@ Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
 
 Isolate spawn_code_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                            const SpawnOptions& options) {
+  return spawn_code_isolate_launched(entry, message, options, LaunchOptions{});
+}
+
+Isolate spawn_code_isolate_launched(const EntryPoint& entry, std::span<const std::byte> message,
+                                    const SpawnOptions& options,
+                                    const LaunchOptions& launch_options) {
   WorkerEntry worker;
   worker.code = entry;
-  return spawn_program(std::move(worker), message, options, {});
+  return spawn_program(std::move(worker), message, options, {}, launch_options);
 }
 
 Isolate spawn_binary_isolate(const std::string& path, const std::vector<std::string>& args,
@@ -267,7 +275,7 @@ void spawn_compute(const EntryPoint& entry,
     WorkerEntry worker;
     worker.code = entry;
     launch(worker, message, options, Capability(), Capability(),
-           [outcome](const ExitInfo& exit) { outcome->on_end(exit); });
+           [outcome](const ExitInfo& exit) { outcome->on_end(exit); }, LaunchOptions{});
   } catch (...) {
     // No reply will come; the port (whose handler owns `outcome`) goes.
     runtime.close_port(outcome->reply_port());

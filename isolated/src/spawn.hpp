@@ -2,6 +2,8 @@
 // spawn_uri, compute and the runners start workers with (DESIGN §2).
 #pragma once
 
+#include "launcher.hpp"
+
 #include <isolated/compute.hpp>
 #include <isolated/detail/entry.hpp>
 #include <isolated/isolate.hpp>
@@ -25,6 +27,13 @@ void install_spawning();
 // Isolate::spawn: a worker of this program running `entry`.
 Isolate spawn_code_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                            const SpawnOptions& options);
+
+// The same with per-child launch settings: descriptors for the worker's
+// stdin, stdout and stderr, no core dump (LaunchOptions). For the tests'
+// harness, until SpawnOptions carries them.
+Isolate spawn_code_isolate_launched(const EntryPoint& entry, std::span<const std::byte> message,
+                                    const SpawnOptions& options,
+                                    const LaunchOptions& launch_options);
 
 // Isolate::spawn_uri: the worker binary at `path` running its
 // ISOLATED_WORKER_MAIN with `args`.

@@ -14,6 +14,7 @@
 #include "support/isolate_children.hpp"
 #include "support/leftovers.hpp"
 #include "common/src/shm/names.hpp"
+#include "isolated/src/spawn.hpp"
 #include "isolated/src/zygote_client.hpp"
 
 #include <isolated/isolated.hpp>
@@ -21,11 +22,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -197,6 +200,31 @@ std::tuple<int, int> main_thread_as_seen_by_another(int) {
   });
   other.join();
   return {kill_result, clock_result};
+}
+
+// Writes to its stdout and stderr, reports its core-dump limit and what its
+// stdin holds, and ends.
+void write_where_told(SendPort to_test) {
+  std::printf("out of %d\n", my_pid());
+  std::fflush(stdout);
+  std::fprintf(stderr, "err of %d\n", my_pid());
+  std::fflush(stderr);
+  rlimit core{};
+  ::getrlimit(RLIMIT_CORE, &core);
+  char input[64] = {};
+  const ssize_t got = ::read(STDIN_FILENO, input, sizeof input - 1);
+  to_test.send(std::tuple<int, std::uint64_t, std::string>(
+      my_pid(), static_cast<std::uint64_t>(core.rlim_cur),
+      std::string(input, got > 0 ? static_cast<std::size_t>(got) : 0)));
+}
+
+std::string drain_pipe(int fd) {
+  std::string text;
+  char chunk[256];
+  for (ssize_t got; (got = ::read(fd, chunk, sizeof chunk)) > 0;) {
+    text.append(chunk, static_cast<std::size_t>(got));
+  }
+  return text;
 }
 
 std::uint64_t sum_of(std::vector<std::uint64_t> values) {
@@ -428,4 +456,44 @@ TEST_CASE("a root SIGKILLed takes its zygotes, their spares and every isolate wi
   // They were re-parented to this process (the suite is a subreaper).
   CHECK(test::reap_orphans({root_pid}, deadline_of(10s)));
   CHECK(root.wait(deadline_of(10s)));
+}
+
+TEST_CASE("a worker gets the stdin, stdout and stderr its spawner gives, and no core dump",
+          "[integration][zygote]") {
+  int in[2];
+  int out[2];
+  int err[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  REQUIRE(::write(in[1], "typed", 5) == 5);
+  ::close(in[1]);
+  detail::LaunchOptions launch;
+  launch.stdin_fd = in[0];
+  launch.stdout_fd = out[1];
+  launch.stderr_fd = err[1];
+  launch.no_core_dump = true;
+
+  ReceivePort from_child;
+  ReceivePort exited;
+  SpawnOptions options;
+  options.on_exit = exited.send_port();
+  std::vector<std::byte> message;
+  detail::encode(from_child.send_port(), message);
+  detail::spawn_code_isolate_launched(detail::make_entry_point(&write_where_told), message,
+                                      options, launch);
+  // Only the worker holds the write ends now.
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  const auto report = from_child.receive_for(deadline_of(10s));
+  REQUIRE(report);
+  REQUIRE(exited.receive_for(deadline_of(10s)));
+  const auto [pid, core_limit, input] = report->as<std::tuple<int, std::uint64_t, std::string>>();
+  CHECK(drain_pipe(out[0]) == "out of " + std::to_string(pid) + "\n");
+  CHECK(drain_pipe(err[0]) == "err of " + std::to_string(pid) + "\n");
+  CHECK(core_limit == 0);
+  CHECK(input == "typed");
+  ::close(out[0]);
+  ::close(err[0]);
 }
