@@ -69,6 +69,8 @@ class BlockedSignals {
 //    options give) and the one kept as fd 3: every other one is marked
 //    close-on-exec. bp::limit_handles would do this too, but it allocates
 //    after the fork, which deadlocks now and then under AddressSanitizer.
+//  - Then what else LaunchOptions asks for: no core file, a process group of
+//    its own.
 class PrepareChild : public bp::extend::handler {
  public:
   PrepareChild(const sigset_t& mask, const LaunchOptions& options) noexcept
@@ -87,11 +89,14 @@ class PrepareChild : public bp::extend::handler {
     }
     ::sigprocmask(SIG_SETMASK, mask_, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    // dup2 clears close-on-exec on the copy it makes.
+    // dup2 leaves the copies on 0, 1 and 2 open across exec; the originals
+    // are close-on-exec like every other descriptor.
     if (options_->stdin_fd >= 0) ::dup2(options_->stdin_fd, STDIN_FILENO);
     if (options_->stdout_fd >= 0) ::dup2(options_->stdout_fd, STDOUT_FILENO);
     if (options_->stderr_fd >= 0) ::dup2(options_->stderr_fd, STDERR_FILENO);
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // The one descriptor a child keeps (the zygote's socket): dup2 clears
+    // close-on-exec on the copy it makes; on fd 3 itself, fcntl does.
     if (options_->kept_as_fd3 == 3) {
       ::fcntl(3, F_SETFD, 0);
     } else if (options_->kept_as_fd3 >= 0) {
@@ -101,6 +106,7 @@ class PrepareChild : public bp::extend::handler {
       const rlimit none{0, 0};
       ::setrlimit(RLIMIT_CORE, &none);
     }
+    if (options_->own_process_group) ::setpgid(0, 0);
   }
 
  private:

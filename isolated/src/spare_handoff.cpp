@@ -37,6 +37,7 @@ BootDescriptors boot_descriptors(const LaunchOptions& options) {
     boot.fds.push_back(fd);
   }
   if (options.no_core_dump) boot.flags |= kBootNoCoreDump;
+  if (options.own_process_group) boot.flags |= kBootOwnProcessGroup;
   return boot;
 }
 

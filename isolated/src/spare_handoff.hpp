@@ -22,7 +22,9 @@ struct BootRecordHandoff {
 // Sends the spare at the other end of `spare_socket` its boot request: the
 // record, this process's current directory (the worker runs where its
 // spawner is now, not where the zygote started), and the stdin, stdout,
-// stderr and core-dump settings of `options`. False if the spare is gone.
+// stderr, core-dump and process-group settings of `options` (the caller
+// makes the process group too: see zygote_client.cpp). False if the spare is
+// gone.
 // Throws SystemError if the request cannot be sent.
 bool hand_boot_record(int spare_socket, const BootRecordHandoff& boot_record,
                       const LaunchOptions& options);

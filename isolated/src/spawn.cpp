@@ -108,7 +108,8 @@ struct WorkerEntry {
 
 Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
                 const SpawnOptions& options, const Capability& pause, const Capability& terminate,
-                std::function<void(const ExitInfo&)> on_end, const LaunchOptions& launch_options) {
+                std::function<void(const ExitInfo&)> on_end,
+                const LaunchOptions& launch_options = {}) {
   Runtime& runtime = runtime_for_spawn();
   if (entry.program != kThisProgram) check_worker_binary(entry.program);
   BootRecord boot;
@@ -165,15 +166,13 @@ namespace {
 
 // An isolate running `worker`, with its own capabilities.
 Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
-                      SpawnOptions options, std::function<void(const ExitInfo&)> on_end,
-                      const LaunchOptions& launch_options = {}) {
+                      SpawnOptions options, std::function<void(const ExitInfo&)> on_end) {
   if (options.debug_name.empty() && worker.program != kThisProgram) {
     options.debug_name = worker.program.substr(worker.program.find_last_of('/') + 1);
   }
   const Capability pause;
   const Capability terminate;
-  Launched launched =
-      launch(worker, message, options, pause, terminate, std::move(on_end), launch_options);
+  Launched launched = launch(worker, message, options, pause, terminate, std::move(on_end));
   return known_isolate(std::move(launched.control), pause, terminate, launched.pid,
                        options.debug_name);
 }
@@ -182,15 +181,9 @@ Isolate spawn_program(WorkerEntry worker, std::span<const std::byte> message,
 
 Isolate spawn_code_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                            const SpawnOptions& options) {
-  return spawn_code_isolate_launched(entry, message, options, LaunchOptions{});
-}
-
-Isolate spawn_code_isolate_launched(const EntryPoint& entry, std::span<const std::byte> message,
-                                    const SpawnOptions& options,
-                                    const LaunchOptions& launch_options) {
   WorkerEntry worker;
   worker.code = entry;
-  return spawn_program(std::move(worker), message, options, {}, launch_options);
+  return spawn_program(std::move(worker), message, options, {});
 }
 
 Isolate spawn_binary_isolate(const std::string& path, const std::vector<std::string>& args,
@@ -217,6 +210,41 @@ Isolate spawn_runner_service_watched(const std::string& program,
   return spawn_program(std::move(worker), message, options, std::move(on_end));
 }
 
+int spawn_with_reply_port(ReplyPortSpawn spawn) {
+  Runtime& runtime = runtime_for_spawn();
+  // The reply settles a future or an outcome; nobody receives it in a
+  // ReceivePort, so the service thread must drain it at once.
+  auto reply_expected = std::make_shared<ExpectedTraffic>(runtime);
+  // The port's handler lives as long as the port: until the isolate's end.
+  const std::uint64_t reply_port = runtime.open_direct_port(
+      [reply_expected, on_reply = std::move(spawn.on_reply)](Message reply) {
+        reply_expected->release();
+        on_reply(std::move(reply));
+      });
+  std::vector<std::byte> message;
+  SpawnOptions options;
+  options.debug_name = spawn.debug_name;
+  try {
+    spawn.encode_message(SendPort(runtime.inbox_name(), reply_port), message);
+    WorkerEntry worker;
+    worker.code = spawn.entry;
+    return launch(
+               worker, message, options, Capability(), Capability(),
+               [&runtime, reply_port, reply_expected,
+                on_end = std::move(spawn.on_end)](const ExitInfo& exit) {
+                 reply_expected->release();
+                 runtime.close_port(reply_port);
+                 on_end(exit);
+               },
+               spawn.launch)
+        .pid;
+  } catch (...) {
+    // No reply will come.
+    runtime.close_port(reply_port);
+    throw;
+  }
+}
+
 namespace {
 
 // One compute call's outcome, settled once: by its reply, which the worker
@@ -225,62 +253,37 @@ namespace {
 // always wins.
 class ComputeOutcome {
  public:
-  ComputeOutcome(Runtime& runtime, ComputeDone done)
-      : runtime_(runtime), reply_expected_(runtime), done_(std::move(done)) {}
-
-  void set_reply_port(std::uint64_t port) noexcept { reply_port_ = port; }
-  std::uint64_t reply_port() const noexcept { return reply_port_; }
+  explicit ComputeOutcome(ComputeDone done) : done_(std::move(done)) {}
 
   // On the draining thread, as soon as the reply arrives: the future is
   // ready while the worker is still on its way out (its end stays watched).
   void on_reply(Message reply) {
     if (settled_.exchange(true)) return;
-    reply_expected_.release();
-    runtime_.close_port(reply_port_);
     done_(std::move(reply), ExitInfo{});
   }
 
   // On the supervisor's thread, once the worker has ended and been reaped.
   void on_end(const ExitInfo& exit) {
-    runtime_.close_port(reply_port_);
     if (settled_.exchange(true)) return;
-    reply_expected_.release();
     done_(std::nullopt, exit);
   }
 
  private:
-  Runtime& runtime_;
-  // The reply settles a future; nobody receives it in a ReceivePort.
-  ExpectedTraffic reply_expected_;
   ComputeDone done_;
-  std::uint64_t reply_port_ = 0;
   std::atomic<bool> settled_{false};
 };
 
 }  // namespace
 
-void spawn_compute(const EntryPoint& entry,
-                   const std::function<void(const SendPort& reply, std::vector<std::byte>& out)>&
-                       encode_message,
-                   ComputeDone done) {
-  Runtime& runtime = runtime_for_spawn();
-  auto outcome = std::make_shared<ComputeOutcome>(runtime, std::move(done));
-  outcome->set_reply_port(
-      runtime.open_direct_port([outcome](Message reply) { outcome->on_reply(std::move(reply)); }));
-  std::vector<std::byte> message;
-  SpawnOptions options;
-  options.debug_name = "compute";
-  try {
-    encode_message(SendPort(runtime.inbox_name(), outcome->reply_port()), message);
-    WorkerEntry worker;
-    worker.code = entry;
-    launch(worker, message, options, Capability(), Capability(),
-           [outcome](const ExitInfo& exit) { outcome->on_end(exit); }, LaunchOptions{});
-  } catch (...) {
-    // No reply will come; the port (whose handler owns `outcome`) goes.
-    runtime.close_port(outcome->reply_port());
-    throw;
-  }
+void spawn_compute(const EntryPoint& entry, const EncodeMessage& encode_message, ComputeDone done) {
+  auto outcome = std::make_shared<ComputeOutcome>(std::move(done));
+  ReplyPortSpawn spawn;
+  spawn.entry = entry;
+  spawn.encode_message = encode_message;
+  spawn.debug_name = "compute";
+  spawn.on_reply = [outcome](Message reply) { outcome->on_reply(std::move(reply)); };
+  spawn.on_end = [outcome](const ExitInfo& exit) { outcome->on_end(exit); };
+  spawn_with_reply_port(std::move(spawn));
 }
 
 }  // namespace isolated::detail

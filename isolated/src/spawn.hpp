@@ -28,17 +28,29 @@ void install_spawning();
 Isolate spawn_code_isolate(const EntryPoint& entry, std::span<const std::byte> message,
                            const SpawnOptions& options);
 
-// The same with per-child launch settings: descriptors for the worker's
-// stdin, stdout and stderr, no core dump (LaunchOptions). For the tests'
-// harness, until SpawnOptions carries them.
-Isolate spawn_code_isolate_launched(const EntryPoint& entry, std::span<const std::byte> message,
-                                    const SpawnOptions& options,
-                                    const LaunchOptions& launch_options);
-
 // Isolate::spawn_uri: the worker binary at `path` running its
 // ISOLATED_WORKER_MAIN with `args`.
 Isolate spawn_binary_isolate(const std::string& path, const std::vector<std::string>& args,
                              std::span<const std::byte> message, const SpawnOptions& options);
+
+// A one-shot isolate with a reply port: what compute and isolated::testing's
+// trials start.
+struct ReplyPortSpawn {
+  EntryPoint entry;
+  EncodeMessage encode_message;  // the message, for the fresh reply port
+  std::string debug_name;
+  LaunchOptions launch;
+  // Every message to the reply port, as soon as it arrives, on the thread
+  // that drains this process's inbox (quick, never waiting for messages).
+  std::function<void(Message reply)> on_reply;
+  // Once, when the isolate has ended and been reaped, on the supervisor's
+  // thread; by then its last messages were taken in and the reply port is
+  // closed.
+  std::function<void(const ExitInfo&)> on_end;
+};
+
+// Spawns it; returns its pid. Throws IsolateSpawnError.
+int spawn_with_reply_port(ReplyPortSpawn spawn);
 
 // Starts `program` (kThisProgram, or a worker binary: spawn_uri) running
 // its runner service, for an IsolateRunner, which must hear of the end to

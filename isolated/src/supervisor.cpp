@@ -1,5 +1,6 @@
 #include "supervisor.hpp"
 
+#include "common/src/os/signal_name.hpp"
 #include "common/src/os/syscall.hpp"
 #include "common/src/shm/segment.hpp"
 #include "common/src/transport/doorbell.hpp"
@@ -45,13 +46,6 @@ struct Child {
   std::vector<SendPort> error_listeners;
   std::function<void(const ExitInfo&)> on_end;
 };
-
-std::string signal_name(int signal) {
-  const char* abbreviation = sigabbrev_np(signal);
-  const char* description = sigdescr_np(signal);
-  return std::string("SIG") + (abbreviation ? abbreviation : std::to_string(signal)) + " (" +
-         (description ? description : "unknown signal") + ")";
-}
 
 // Removes what a dead child leaves in /dev/shm: its inbox, and the lanes that
 // senders registered there but it never mapped. Returns its crash report.
@@ -406,7 +400,7 @@ void Supervisor::State::end(int pid) {
   }
   exit.clean = child.said_goodbye && exit.exit_code == 0;
   if (exit.signal) {
-    exit.description = "was killed by " + signal_name(*exit.signal);
+    exit.description = "was killed by " + describe_signal(*exit.signal);
   } else if (!child.said_goodbye) {
     exit.description = "exited with code " + std::to_string(*exit.exit_code) +
                        " without the runtime's goodbye (exit() or a failed start)";

@@ -15,7 +15,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -40,8 +42,9 @@ constexpr int kMaxFailedStarts = 3;
 // for a fork.
 constexpr std::size_t kSparesKept = 2;
 
-// How long a process that ends waits for its zygote and spare to end.
-constexpr std::chrono::milliseconds kStopOnExit{100};
+// How long a process that ends waits for its zygote and spares to end (they
+// end at once, their socket closed) and for a spare it asked for.
+constexpr std::chrono::milliseconds kStopOnExit{200};
 
 std::atomic<bool>& enabled() {
   static std::atomic<bool> on{kZygoteBuild &&
@@ -222,13 +225,47 @@ class ZygoteClient {
     return {};
   }
 
-  // A process that ends cleanly ends its zygote and spare first and reaps
-  // them, so that they are no orphans for whoever adopts those. Bounded: the
-  // supervisor that reaps them may be waiting for the very thread that ends
-  // the process (then they are orphans after all).
+  // A process that ends cleanly, through the runtime (_exit) or through
+  // exit(), ends its zygote and spares first and reaps them, so that they are
+  // no orphans for whoever adopts those. Bounded: the supervisor that reaps
+  // them may be waiting for the very thread that ends the process (then they
+  // are orphans after all).
   static void end_with_the_runtime() {
     if (Runtime* runtime = Runtime::current()) {
-      runtime->set_before_exit([] { get().stop(kStopOnExit); });
+      runtime->set_before_exit([] { get().end_at_exit(); });
+    }
+    static std::once_flag at_exit;
+    std::call_once(at_exit, [] { std::atexit([] { get().end_at_exit(); }); });
+  }
+
+  // Closes every helper's socket and reaps the helpers here, not through the
+  // supervisor, which may be waiting for the very thread that ends the
+  // process (whichever reaps one first, the other finds it gone).
+  void end_at_exit() {
+    std::vector<int> helpers;
+    {
+      std::lock_guard lock(mutex_);
+      collect_replies_locked(kStopOnExit);  // a spare asked for, to reap too
+      spares_.clear();
+      zygote_ = Helper{};
+      requested_ = 0;
+    }
+    {
+      std::lock_guard lock(helpers_mutex_);
+      helpers.assign(helpers_.begin(), helpers_.end());
+    }
+    // They end at once when their socket closes; one that does not is
+    // killed.
+    const auto deadline = std::chrono::steady_clock::now() + kStopOnExit;
+    for (const int pid : helpers) {
+      bool reaped = false;
+      while (!reaped && std::chrono::steady_clock::now() < deadline) {
+        const pid_t got = ::waitpid(pid, nullptr, WNOHANG);
+        reaped = got == pid || (got < 0 && errno == ECHILD);
+        if (!reaped) ::usleep(200);
+      }
+      // Still our unreaped child, so the pid is still its own.
+      if (!reaped && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
     }
   }
 
@@ -242,6 +279,9 @@ class ZygoteClient {
     } catch (const std::exception&) {
       ::kill(spare.pid, SIGKILL);  // it must not wait forever; its end fails the spawn
     }
+    // The spare makes its group too, but only once it runs: made here, it
+    // is there before the spawn returns, for a kill(-pid) right after.
+    if (options.own_process_group) ::setpgid(spare.pid, spare.pid);
   }
 
   // The supervisor reaps it when it ends; until then it is a helper.

@@ -53,6 +53,7 @@ enum BootRequestFlags : std::uint32_t {
   kBootStderr = 8,
   kBootNoCoreDump = 16,  // RLIMIT_CORE 0
   kBootRecordInline = 32,  // the record follows the request
+  kBootOwnProcessGroup = 64,  // setpgid(0, 0)
 };
 
 // The largest boot record sent inline (the message's argument is in it); a

@@ -56,6 +56,7 @@ void take_descriptors(const BootRequest& request, ReceivedMessage& received) {
     const rlimit none{0, 0};
     ::setrlimit(RLIMIT_CORE, &none);
   }
+  if ((request.flags & kBootOwnProcessGroup) != 0) ::setpgid(0, 0);
   received.descriptors.clear();
 }
 

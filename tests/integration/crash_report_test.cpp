@@ -135,7 +135,7 @@ TEST_CASE("an integer division by zero is reported as SIGFPE", "[integration][cr
   INFO(crash.report);
   CHECK(died_of(crash.status, SIGFPE));
   CHECK(crash.report.rfind(
-            "SIGFPE (Floating-point exception: integer divide by zero) at address 0x", 0) == 0);
+            "SIGFPE (Floating point exception: integer divide by zero) at address 0x", 0) == 0);
   CHECK(crash.report.find("#0 crash_by_division()+0x") != std::string::npos);
 }
 

@@ -2,7 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include "examples/readme_examples.hpp"
+#include "support/child_program.hpp"
+#include "support/deadlines.hpp"
 #include "support/isolate_children.hpp"
+#include "support/leftovers.hpp"
+
+#include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
@@ -68,6 +73,16 @@ TEST_CASE("the README's worker binary example shouts in a pool of worker binarie
   wait_for_children_to_end();
 }
 
+TEST_CASE("the README's ISOLATED_TEST_CASE example passes as a test program of its own",
+          "[integration][readme]") {
+  const auto run = isolated::test::run_program(ISOLATED_README_TEST_PROGRAM, {},
+                                               isolated::test::deadline_of(std::chrono::seconds(30)));
+  INFO(run.output);
+  REQUIRE(run.status);
+  CHECK((WIFEXITED(*run.status) && WEXITSTATUS(*run.status) == 0));
+  CHECK(run.output.find("All tests passed (2 assertions in 1 test case)") != std::string::npos);
+}
+
 TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
   const std::string source = read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_examples.cpp");
   const std::string worker =
@@ -78,4 +93,10 @@ TEST_CASE("the README shows the examples word for word", "[unit][readme]") {
     CHECK(readme.find(example(source, name)) != std::string::npos);
   }
   CHECK(readme.find(example(worker, "worker binary")) != std::string::npos);
+  const std::string trial =
+      read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_testing_example.cpp");
+  CHECK(readme.find(example(trial, "run_isolated")) != std::string::npos);
+  const std::string test_case =
+      read_file(ISOLATED_SOURCE_DIR "/tests/examples/readme_isolated_test_case.cpp");
+  CHECK(readme.find(example(test_case, "isolated test case")) != std::string::npos);
 }

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <isolated/isolated.hpp>
+#include <isolated/testing/catch2.hpp>
 
 #include "support/deadlines.hpp"
 #include "support/isolate_children.hpp"
@@ -184,16 +185,14 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// ------------------------------------------------------------- crash matrix
+// ---------------------------------------------------- listeners at the end
 
 enum class Ending : int {
   returns,
   exits_with_3,
   throws,
-  aborts,
   writes_through_null,
   is_sigkilled,
-  overflows_its_stack,
 };
 
 // Tells the test its pid and a port, waits for the go, then ends as told.
@@ -207,10 +206,8 @@ void ending_entry(std::tuple<SendPort, int> arguments) {
     case Ending::returns: return;
     case Ending::exits_with_3: std::exit(3);
     case Ending::throws: throw std::runtime_error("the entry failed on purpose");
-    case Ending::aborts: std::abort();
     case Ending::writes_through_null: supervision_null_write(); break;
     case Ending::is_sigkilled: go.receive(); break;  // never gets there
-    case Ending::overflows_its_stack: supervision_recurse_forever(0); break;
   }
 }
 
@@ -308,6 +305,14 @@ int kill_myself_in_compute() {
   return -1;  // never reached: a self-kill with immediate priority does not return
 }
 
+[[noreturn]] void abort_in_worker() { std::abort(); }
+[[noreturn]] void exit_in_worker(int code) { std::exit(code); }
+
+[[noreturn]] void kill_in_worker() {
+  ::kill(::getpid(), SIGKILL);
+  for (;;) ::pause();
+}
+
 int exit_isolate_in_compute(SendPort port) {
   Isolate::exit(port, std::string("last words"));
 }
@@ -360,14 +365,6 @@ TEST_CASE("an isolate whose entry throws reports what() to its error listener",
   CHECK(contains((*ended.error)[1], "ending_entry"));
 }
 
-TEST_CASE("an isolate that aborts reports SIGABRT", "[integration][supervision]") {
-  const Ended ended = end_an_isolate(Ending::aborts);
-  REQUIRE(ended.error);
-  const std::string text = both(*ended.error);
-  INFO(text);
-  CHECK(contains(text, "SIGABRT"));
-}
-
 TEST_CASE("an isolate that writes through a null pointer reports SIGSEGV with a backtrace",
           "[integration][supervision]") {
   const Ended ended = end_an_isolate(Ending::writes_through_null);
@@ -390,15 +387,26 @@ TEST_CASE("an isolate SIGKILLed by pid reports SIGKILL", "[integration][supervis
   CHECK(contains(text, "SIGKILL"));
 }
 
-TEST_CASE("an isolate that overflows its stack reports SIGSEGV",
+// Every way a worker dies, told apart as its parent sees it: run_isolated
+// hands over the supervisor's ExitInfo, which compute and the error
+// listeners get too.
+TEST_CASE("every way a worker dies is told apart, with its crash report",
           "[integration][supervision]") {
-  const Ended ended = end_an_isolate(Ending::overflows_its_stack);
-  REQUIRE(ended.error);
-  const std::string text = both(*ended.error);
-  INFO(text);
-  CHECK((contains(text, "SIGSEGV") || contains(text, "Segmentation") ||
-         contains(text, "signal 11")));
-  CHECK(contains((*ended.error)[1], "supervision_recurse_forever"));
+  using namespace isolated::testing;
+  const Outcome aborted = run_isolated(&abort_in_worker);
+  CHECK_THAT(aborted, KilledBy(SIGABRT));
+  CHECK(contains(aborted.crash_report(), "SIGABRT (Aborted), raised by the process itself"));
+  const Outcome null_write = run_isolated(&supervision_null_write);
+  CHECK_THAT(null_write, KilledBy(SIGSEGV));
+  CHECK(contains(null_write.crash_report(), "#0 supervision_null_write()+0x"));
+  const Outcome overflow = run_isolated(&supervision_recurse_forever, 0);
+  CHECK_THAT(overflow, KilledBy(SIGSEGV));
+  CHECK(contains(overflow.crash_report(), "supervision_recurse_forever(int)+0x"));
+  const Outcome killed = run_isolated(&kill_in_worker);
+  CHECK_THAT(killed, KilledBy(SIGKILL));
+  CHECK(killed.crash_report().empty());  // no handler runs on SIGKILL
+  ISOLATED_CHECK_EXIT(&exit_in_worker, 3, 3);
+  ISOLATED_CHECK_EXIT(&exit_in_worker, 0, 0);  // an exit(0) is not a return
 }
 
 TEST_CASE("a parent's death takes its children with it", "[integration][supervision]") {

@@ -202,9 +202,16 @@ std::tuple<int, int> main_thread_as_seen_by_another(int) {
   return {kill_result, clock_result};
 }
 
-// Writes to its stdout and stderr, reports its core-dump limit and what its
-// stdin holds, and ends.
-void write_where_told(SendPort to_test) {
+struct Surroundings {
+  int pid = 0;
+  int process_group = 0;
+  std::uint64_t core_limit = 0;
+  std::string input;  // what its stdin held
+  MSGPACK_DEFINE(pid, process_group, core_limit, input)
+};
+
+// Writes to its stdout and stderr, and tells its reply port what it found.
+void write_where_told(SendPort reply) {
   std::printf("out of %d\n", my_pid());
   std::fflush(stdout);
   std::fprintf(stderr, "err of %d\n", my_pid());
@@ -213,9 +220,9 @@ void write_where_told(SendPort to_test) {
   ::getrlimit(RLIMIT_CORE, &core);
   char input[64] = {};
   const ssize_t got = ::read(STDIN_FILENO, input, sizeof input - 1);
-  to_test.send(std::tuple<int, std::uint64_t, std::string>(
-      my_pid(), static_cast<std::uint64_t>(core.rlim_cur),
-      std::string(input, got > 0 ? static_cast<std::size_t>(got) : 0)));
+  reply.send(Surroundings{my_pid(), static_cast<int>(::getpgid(0)),
+                          static_cast<std::uint64_t>(core.rlim_cur),
+                          std::string(input, got > 0 ? static_cast<std::size_t>(got) : 0)});
 }
 
 std::string drain_pipe(int fd) {
@@ -265,6 +272,9 @@ std::tuple<int, Origin> spawn_from_a_busy_worker(int) {
   const BusyThreads busy(3);
   const auto leaf = spawn_and_ask_origin();
   if (!leaf || compute(&plus_one, 41).get() != 42) return {0, Origin{}};
+  // The compute worker is still on its way out when its result is in; ended
+  // before it, this worker would orphan it.
+  if (!eventually([] { return test::isolate_children().empty(); })) return {0, Origin{}};
   return {my_pid(), *leaf};
 }
 
@@ -458,7 +468,7 @@ TEST_CASE("a root SIGKILLed takes its zygotes, their spares and every isolate wi
   CHECK(root.wait(deadline_of(10s)));
 }
 
-TEST_CASE("a worker gets the stdin, stdout and stderr its spawner gives, and no core dump",
+TEST_CASE("a worker gets the stdin, stdout, stderr, core limit and process group it is given",
           "[integration][zygote]") {
   int in[2];
   int out[2];
@@ -468,32 +478,36 @@ TEST_CASE("a worker gets the stdin, stdout and stderr its spawner gives, and no 
   REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
   REQUIRE(::write(in[1], "typed", 5) == 5);
   ::close(in[1]);
-  detail::LaunchOptions launch;
-  launch.stdin_fd = in[0];
-  launch.stdout_fd = out[1];
-  launch.stderr_fd = err[1];
-  launch.no_core_dump = true;
-
-  ReceivePort from_child;
-  ReceivePort exited;
-  SpawnOptions options;
-  options.on_exit = exited.send_port();
-  std::vector<std::byte> message;
-  detail::encode(from_child.send_port(), message);
-  detail::spawn_code_isolate_launched(detail::make_entry_point(&write_where_told), message,
-                                      options, launch);
+  std::promise<Surroundings> found;
+  std::promise<void> ended;
+  detail::ReplyPortSpawn spawn;
+  spawn.entry = detail::make_entry_point(&write_where_told);
+  spawn.encode_message = [](const SendPort& reply, std::vector<std::byte>& out) {
+    detail::encode(reply, out);
+  };
+  spawn.launch.stdin_fd = in[0];
+  spawn.launch.stdout_fd = out[1];
+  spawn.launch.stderr_fd = err[1];
+  spawn.launch.no_core_dump = true;
+  spawn.launch.own_process_group = true;
+  spawn.on_reply = [&](Message reply) { found.set_value(reply.as<Surroundings>()); };
+  spawn.on_end = [&](const detail::ExitInfo&) { ended.set_value(); };
+  const int pid = detail::spawn_with_reply_port(std::move(spawn));
   // Only the worker holds the write ends now.
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
-  const auto report = from_child.receive_for(deadline_of(10s));
-  REQUIRE(report);
-  REQUIRE(exited.receive_for(deadline_of(10s)));
-  const auto [pid, core_limit, input] = report->as<std::tuple<int, std::uint64_t, std::string>>();
+  auto surroundings = found.get_future();
+  REQUIRE(test::ready(surroundings));
+  auto end = ended.get_future();
+  REQUIRE(test::ready(end));
+  const Surroundings seen = surroundings.get();
+  CHECK(seen.pid == pid);
+  CHECK(seen.process_group == pid);
+  CHECK(seen.core_limit == 0);
+  CHECK(seen.input == "typed");
   CHECK(drain_pipe(out[0]) == "out of " + std::to_string(pid) + "\n");
   CHECK(drain_pipe(err[0]) == "err of " + std::to_string(pid) + "\n");
-  CHECK(core_limit == 0);
-  CHECK(input == "typed");
   ::close(out[0]);
   ::close(err[0]);
 }

@@ -118,6 +118,7 @@ ProgramRun run_program(const std::string& path, const std::vector<std::string>& 
   ChildProgram program = ChildProgram::start(path, arguments);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   ProgramRun run;
+  run.pid = program.pid();
   run.output = program.read_all(timeout);
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());

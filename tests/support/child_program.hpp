@@ -49,10 +49,11 @@ class ChildProgram {
 };
 
 // Runs a program to its end: its exit status (nothing if it had to be killed
-// after `timeout`) and its output.
+// after `timeout`), its output, and the pid it had.
 struct ProgramRun {
   std::optional<int> status;
   std::string output;
+  pid_t pid = -1;
 };
 ProgramRun run_program(const std::string& path, const std::vector<std::string>& arguments,
                        std::chrono::milliseconds timeout);

@@ -596,3 +596,82 @@ TEST_CASE("random and mutated bytes never crash the decoder", "[unit][codec]") {
     exercise(bytes);
   }
 }
+
+namespace {
+
+// `value` (one msgpack value) inside a list of one: decoding the list takes
+// msgpack's own parser for the element, never a fast path.
+std::vector<std::byte> in_a_list(const std::vector<std::byte>& value) {
+  std::vector<std::byte> list = bytes_of({0x91});
+  list.insert(list.end(), value.begin(), value.end());
+  return list;
+}
+
+}  // namespace
+
+TEST_CASE("single values decode as msgpack's own parser reads them, in every width",
+          "[unit][codec]") {
+  // Short values live inside the Message, single strings and binaries take
+  // a copy without the parser: both must agree with the parser exactly.
+  std::string long_text(300, 'q');
+  std::vector<std::byte> str16 = bytes_of({0xda, 0x01, 0x2c});
+  for (const char c : long_text) str16.push_back(static_cast<std::byte>(c));
+  std::vector<std::byte> bin32 = bytes_of({0xc6, 0, 0, 0, 5, 1, 2, 3, 4, 5});
+  const std::vector<std::vector<std::byte>> samples = {
+      bytes_of({0x00}), bytes_of({0x7f}), bytes_of({0xe0}), bytes_of({0xff}),
+      bytes_of({0xc0}), bytes_of({0xc2}), bytes_of({0xc3}),
+      bytes_of({0xcc, 0xff}), bytes_of({0xcd, 0x12, 0x34}),
+      bytes_of({0xce, 0xde, 0xad, 0xbe, 0xef}),
+      bytes_of({0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+      bytes_of({0xd0, 0x80}), bytes_of({0xd0, 0x05}), bytes_of({0xd1, 0xff, 0xfe}),
+      bytes_of({0xd2, 0x80, 0, 0, 0}), bytes_of({0xd3, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+      bytes_of({0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}),
+      bytes_of({0xca, 0x3f, 0xc0, 0, 0}), bytes_of({0xcb, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18}),
+      bytes_of({0xa0}), bytes_of({0xa3, 'a', 'b', 'c'}), bytes_of({0xd9, 2, 'h', 'i'}),
+      bytes_of({0xc4, 3, 7, 8, 9}), bytes_of({0xc4, 0}), str16, bin32,
+  };
+  for (const auto& sample : samples) {
+    INFO("first byte " << std::to_integer<int>(sample.front()) << ", " << sample.size() << " bytes");
+    const Message fast = Message::decode(sample);
+    const Message parsed = Message::decode(in_a_list(sample));
+    CHECK("[" + fast.to_string() + "]" == parsed.to_string());
+    const auto element = parsed.as<std::vector<Message>>().at(0);
+    CHECK(fast.kind() == element.kind());
+    CHECK(std::equal(fast.bytes().begin(), fast.bytes().end(), sample.begin(), sample.end()));
+  }
+  CHECK(Message::decode(bytes_of({0xd0, 0x80})).as<int>() == -128);
+  CHECK(Message::decode(bytes_of({0xd0, 0x05})).as<std::uint8_t>() == 5);
+  CHECK(Message::decode(bytes_of({0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}))
+            .as<std::uint64_t>() == std::numeric_limits<std::uint64_t>::max());
+  CHECK(Message::decode(str16).as<std::string>() == long_text);
+  CHECK(Message::decode(bin32).as<std::vector<std::uint8_t>>() ==
+        std::vector<std::uint8_t>{1, 2, 3, 4, 5});
+}
+
+TEST_CASE("a short string held inside the Message survives copies and moves", "[unit][codec]") {
+  std::vector<std::byte> bytes;
+  detail::encode(std::string("short one"), bytes);
+  Message original = Message::decode(bytes);
+  bytes.assign(bytes.size(), std::byte{0});  // the decoded message owns its bytes
+  Message copy = original;
+  Message moved = std::move(original);
+  CHECK(original.kind() == MessageKind::nil);
+  CHECK(copy.as<std::string_view>() == "short one");
+  CHECK(moved.as<std::string_view>() == "short one");
+  Message assigned;
+  assigned = copy;
+  copy = Message();
+  CHECK(assigned.as<std::string>() == "short one");
+  std::vector<Message> many(3, assigned);
+  many.reserve(100);  // the elements move
+  for (const auto& m : many) CHECK(m.as<std::string_view>() == "short one");
+}
+
+TEST_CASE("single values with a wrong length go to the full parser and are rejected",
+          "[unit][codec]") {
+  for (const auto& bad : {bytes_of({0xcc}), bytes_of({0xcd, 1}), bytes_of({0xa3, 'a'}),
+                          bytes_of({0xd9}), bytes_of({0xc4, 5, 1}), bytes_of({0xcb, 1, 2, 3}),
+                          bytes_of({0x01, 0x02}), bytes_of({0xa1, 'a', 'b'}), bytes_of({0xc1})}) {
+    CHECK_THROWS_AS(Message::decode(bad), DecodeError);
+  }
+}

@@ -6,12 +6,14 @@
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
 //   isolated-bench spawn [--quick] [--pin-children]
+//   isolated-bench testing [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
 #include "ports_bench.hpp"
 #include "spawn_bench.hpp"
+#include "testing_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
 
@@ -109,7 +111,7 @@ int transport(bool quick) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: isolated-bench ports|transport|transfer|pool|spawn [--quick]"
+               "usage: isolated-bench ports|transport|transfer|pool|spawn|testing [--quick]"
                " [--pin-children (spawn)]\n");
 }
 
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);
     if (what == "spawn") return isolated::bench::spawn(quick, has_flag("--pin-children"));
+    if (what == "testing") return isolated::bench::testing(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());
     return 1;

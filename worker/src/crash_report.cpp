@@ -7,10 +7,13 @@
 #include "elf_file.hpp"
 #include "modules.hpp"
 #include "common/src/os/demangle.hpp"
+#include "common/src/os/signal_name.hpp"
 
 #include <isolated/error.hpp>
 
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +21,8 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -28,6 +33,53 @@ namespace {
 using namespace crash_packet;
 
 constexpr std::size_t kMaxNameChars = 1024;
+
+// The symbol tables read so far, kept for the life of the process: a test
+// run renders one crash report after another, from the same few modules. A
+// file that changed since (a rebuilt binary) is read again.
+class SymbolCache {
+ public:
+  static SymbolCache& get() {
+    static auto* cache = new SymbolCache();  // never destroyed: a crash may be rendered at exit
+    return *cache;
+  }
+
+  std::shared_ptr<const ElfSymbols> symbols_of(const std::string& path) {
+    struct stat status {};
+    if (path.empty() || path.front() != '/' || ::stat(path.c_str(), &status) != 0) {
+      return std::make_shared<const ElfSymbols>(ElfSymbols::load(path));
+    }
+    const Identity identity{status.st_dev, status.st_ino, status.st_size,
+                            status.st_mtim.tv_sec, status.st_mtim.tv_nsec};
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = entries_.find(path);
+      if (found != entries_.end() && found->second.identity == identity) return found->second.symbols;
+    }
+    auto symbols = std::make_shared<const ElfSymbols>(ElfSymbols::load(path));
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_[path] = Entry{identity, symbols};
+    return symbols;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 64;
+  struct Identity {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    time_t seconds;
+    long nanoseconds;
+    bool operator==(const Identity&) const = default;
+  };
+  struct Entry {
+    Identity identity;
+    std::shared_ptr<const ElfSymbols> symbols;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
 
 // Text from the child or from a file it named, made safe for a terminal.
 std::string printable(std::string_view text, std::size_t limit = 4096) {
@@ -54,21 +106,6 @@ std::string hex(std::uint64_t value) {
   } while (value != 0);
   return "0x" + out;
 }
-
-struct SignalName {
-  int number;
-  const char* name;
-  const char* description;
-};
-constexpr SignalName kSignalNames[] = {
-    {SIGSEGV, "SIGSEGV", "Segmentation fault"},
-    {SIGBUS, "SIGBUS", "Bus error"},
-    {SIGFPE, "SIGFPE", "Floating-point exception"},
-    {SIGILL, "SIGILL", "Illegal instruction"},
-    {SIGABRT, "SIGABRT", "Aborted"},
-    {SIGTRAP, "SIGTRAP", "Trace/breakpoint trap"},
-    {SIGSYS, "SIGSYS", "Bad system call"},
-};
 
 // The kernel's reason for a fault, for the codes worth telling apart.
 const char* fault_cause(int signal, int code) {
@@ -97,14 +134,9 @@ const char* fault_cause(int signal, int code) {
 }
 
 std::string headline(int signal, std::uint64_t fault_address, const PacketHeader* header) {
-  std::string line = "signal " + std::to_string(signal);
-  std::string description;
-  for (const SignalName& known : kSignalNames) {
-    if (known.number == signal) {
-      line = known.name;
-      description = known.description;
-    }
-  }
+  std::string line = signal_abbreviation(signal);
+  const char* described = ::sigdescr_np(signal);
+  std::string description = described != nullptr ? described : "";
   if (header == nullptr) return description.empty() ? line : line + " (" + description + ")";
   if (const char* cause = fault_cause(signal, header->code))
     description += std::string(": ") + cause;
@@ -186,17 +218,14 @@ std::string render_crash_report(const CrashReportArea& shared) {
     report += "\n  (the crash handler faulted while writing: the backtrace may be incomplete)";
   }
 
-  std::map<std::string, ElfSymbols> files;  // each module file is read once
   for (std::size_t i = 0; i < header.frame_count; ++i) {
     std::uint64_t address = 0;
     std::memcpy(&address, text.data() + header.frames_offset + i * sizeof address, sizeof address);
     report += "\n  #" + std::to_string(i) + ' ';
     const auto [module, where] = locate(address);
     if (module != nullptr) {
-      auto file = files.find(module->path);
-      if (file == files.end())
-        file = files.emplace(module->path, ElfSymbols::load(module->path)).first;
-      if (const auto function = file->second.find(address - module->entry.bias)) {
+      const auto symbols = SymbolCache::get().symbols_of(module->path);
+      if (const auto function = symbols->find(address - module->entry.bias)) {
         report += demangled(function->first) + '+' + hex(function->second) + " in ";
       }
     }
@@ -214,7 +243,6 @@ std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses
     const ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
     if (length > 0) self_path.assign(buffer, static_cast<std::size_t>(length));
   }
-  std::map<std::string, ElfSymbols> files;  // each module file is read once
   std::string text;
   for (std::size_t i = 0; i < return_addresses.size(); ++i) {
     // A return address points after the call; step back into it.
@@ -224,9 +252,8 @@ std::string describe_own_frames(std::span<const std::uintptr_t> return_addresses
     try {
       const CodeAddress code = locate_code(reinterpret_cast<const void*>(address));
       const std::string path = code.module.empty() ? self_path : code.module;
-      auto file = files.find(path);
-      if (file == files.end()) file = files.emplace(path, ElfSymbols::load(path)).first;
-      if (const auto function = file->second.find(code.offset)) {
+      const auto symbols = SymbolCache::get().symbols_of(path);
+      if (const auto function = symbols->find(code.offset)) {
         text += demangled(function->first) + '+' + hex(function->second) + " in ";
       }
       text += path + '+' + hex(code.offset);

@@ -127,16 +127,32 @@ bool Runtime::port_open(std::uint64_t id) {
   return ports_.contains(id);
 }
 
+namespace {
+
+// The receive this thread is waiting in, if any: a message for its port that
+// this thread drains itself goes straight to it (see Runtime::take).
+thread_local Runtime::Handoff* waiting_receive = nullptr;
+
+}  // namespace
+
 std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
   std::unique_lock lock(mutex_);
   RingQueue<Message>* queue = nullptr;
+  Handoff handoff;
+  handoff.port = id;
   const auto has_message = [&] {
+    if (handoff.message) return true;
     const auto port = ports_.find(id);
     if (port == ports_.end()) throw PortClosed("the port is closed");
     queue = &port->second.queue;
     return !queue->empty();
   };
-  if (!await_locked(lock, has_message, deadline)) return std::nullopt;
+  struct Waiting {
+    explicit Waiting(Handoff& handoff) { waiting_receive = &handoff; }
+    ~Waiting() { waiting_receive = nullptr; }
+  } waiting(handoff);
+  if (!await_locked(lock, has_message, deadline, &handoff.seen)) return std::nullopt;
+  if (handoff.message) return std::move(*handoff.message);
   return queue->pop_front();
 }
 
@@ -180,7 +196,7 @@ bool Runtime::post(const SendPort& port, std::span<const std::byte> bytes, Frame
 
 template <class Ready>
 bool Runtime::await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
-                           std::optional<Clock::time_point> deadline) {
+                           std::optional<Clock::time_point> deadline, std::uint32_t* seen_out) {
   if (ready()) return true;
   awaiting_.fetch_add(1, std::memory_order_relaxed);
   struct Leave {
@@ -188,7 +204,9 @@ bool Runtime::await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
     ~Leave() { awaiting.fetch_sub(1, std::memory_order_relaxed); }
   } leave{awaiting_};
   for (;;) {
+    // Under mutex_, just after ready() said no.
     const std::uint32_t seen = local_changes_.load(std::memory_order_acquire);
+    if (seen_out != nullptr) *seen_out = seen;
     lock.unlock();
     if (!drain_now()) wait_for_work(seen, deadline);
     lock.lock();
@@ -290,7 +308,10 @@ void Runtime::after_drain() noexcept {
   // Pairs with the store in frames_waiting: either it saw the mutex free, or
   // we see its flag.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (drain_contended_.exchange(false, std::memory_order_acq_rel)) inbox_.wake_sleepers();
+  if (drain_contended_.load(std::memory_order_relaxed) &&
+      drain_contended_.exchange(false, std::memory_order_acq_rel)) {
+    inbox_.wake_sleepers();
+  }
 }
 
 bool Runtime::drain_locked() {
@@ -310,6 +331,14 @@ bool Runtime::drain_locked() {
     }
     if (delivery.kind == FrameKind::control) {
       drained_controls_.push_back(std::move(message));
+    } else if (Handoff* receive = waiting_receive; receive != nullptr && receive->port == delivery.port &&
+                                                  !receive->message &&
+                                                  local_changes_.load(std::memory_order_acquire) ==
+                                                      receive->seen) {
+      // For the receive this very thread waits in, whose port's queue was
+      // empty when it looked (nothing was queued, listened to or closed since:
+      // each of those bumps local_changes_): hand it over, no queue between.
+      receive->message = std::move(message);
     } else if (delivery.port == kSupervisorPortId) {
       drained_reports_.push_back(std::move(message));
     } else {

@@ -90,6 +90,14 @@ class Runtime {
   Inbox& inbox() noexcept { return inbox_; }
   Outbox& outbox() noexcept { return outbox_; }
 
+  // A receive waiting in take(), which the waiting thread's own drain may
+  // hand a message to directly (runtime.cpp).
+  struct Handoff {
+    std::uint64_t port = 0;
+    std::uint32_t seen = 0;  // local_changes_ when the port's queue was seen empty
+    std::optional<Message> message;
+  };
+
   // ---- ports
   std::uint64_t open_port();
   void close_port(std::uint64_t id);
@@ -165,9 +173,11 @@ class Runtime {
   // Waits, with mutex_ held through `lock` (released while waiting), until
   // `ready()` holds (checked under mutex_) or `deadline` passes; returns
   // ready(). The waiting thread drains the inbox itself (see above).
+  // `seen_out`, if given, gets the value of local_changes_ read under mutex_
+  // each time ready() said no (Handoff::seen).
   template <class Ready>
   bool await_locked(std::unique_lock<std::mutex>& lock, Ready ready,
-                    std::optional<Clock::time_point> deadline);
+                    std::optional<Clock::time_point> deadline, std::uint32_t* seen_out = nullptr);
   // Spins for the adaptive budget, then parks on the doorbell, until frames
   // are in the lanes, local_changes_ differs from `seen`, or `deadline`.
   void wait_for_work(std::uint32_t seen, std::optional<Clock::time_point> deadline);
@@ -227,20 +237,20 @@ class Runtime {
   std::thread event_thread_;  // the root's; a worker runs events on its main thread
 };
 
-// Holds a Runtime::expect_traffic() open while it lives.
+// Holds a Runtime::expect_traffic() open while it lives, or until release().
 class ExpectedTraffic {
  public:
   explicit ExpectedTraffic(Runtime& runtime) : runtime_(&runtime) { runtime.expect_traffic(); }
-  ExpectedTraffic(ExpectedTraffic&& other) noexcept : runtime_(std::exchange(other.runtime_, nullptr)) {}
-  ExpectedTraffic& operator=(ExpectedTraffic&&) = delete;
+  ExpectedTraffic(const ExpectedTraffic&) = delete;
+  ExpectedTraffic& operator=(const ExpectedTraffic&) = delete;
   ~ExpectedTraffic() { release(); }
-  // Closes the expectation now (once).
+  // Closes the expectation now; later calls do nothing. Any thread.
   void release() noexcept {
-    if (runtime_ != nullptr) std::exchange(runtime_, nullptr)->done_expecting();
+    if (Runtime* runtime = runtime_.exchange(nullptr)) runtime->done_expecting();
   }
 
  private:
-  Runtime* runtime_;
+  std::atomic<Runtime*> runtime_;
 };
 
 }  // namespace isolated::detail

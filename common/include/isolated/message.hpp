@@ -116,6 +116,9 @@ class Message {
   // Decodes a message of at most kInlineBytes that is a single value other
   // than a list or a map, into this (nil) Message; false if it is not one.
   bool decode_inline(std::span<const std::byte> bytes) noexcept;
+  // Decodes a message that is one string or one binary value, into this (nil)
+  // Message; false if it is not one. Throws as allocation does.
+  bool decode_blob(std::span<const std::byte> bytes);
   bool is_inline() const noexcept { return bytes_.data() == inline_bytes_; }
   // Copies `other`'s inline bytes into ours and points bytes_ (and root_, for
   // a string or binary) at them. root_ must be a copy of other.root_.

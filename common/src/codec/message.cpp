@@ -114,12 +114,53 @@ bool Message::decode_inline(std::span<const std::byte> bytes) noexcept {
   return true;
 }
 
+bool Message::decode_blob(std::span<const std::byte> bytes) {
+  const std::size_t length = bytes.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const unsigned char tag = p[0];
+  std::size_t header = 0;
+  std::size_t size = 0;
+  bool binary = false;
+  if (tag >= 0xa0 && tag <= 0xbf) {
+    header = 1;
+    size = tag & 0x1f;
+  } else if (tag == 0xd9 || tag == 0xda || tag == 0xdb || tag == 0xc4 || tag == 0xc5 ||
+             tag == 0xc6) {
+    // str 8/16/32 and bin 8/16/32: the size in 1, 2 or 4 big-endian bytes.
+    binary = tag >= 0xc4 && tag <= 0xc6;
+    const std::size_t width = std::size_t{1} << (binary ? tag - 0xc4 : tag - 0xd9);
+    header = 1 + width;
+    if (length < header) return false;
+    size = static_cast<std::size_t>(load_big(p + 1, width));
+  } else {
+    return false;
+  }
+  if (header + size != length) return false;  // not one string or binary: the full parser decides
+  detail::MessageStorage* storage = detail::acquire_storage(length);
+  detail::StorageRef owner(storage);
+  // Copied out of the sender's memory once; the tree is one object.
+  char* owned = static_cast<char*>(storage->zone.allocate_no_align(length));
+  std::memcpy(owned, bytes.data(), length);
+  root_.type = binary ? msgpack::type::BIN : msgpack::type::STR;
+  if (binary) {
+    root_.via.bin.size = static_cast<std::uint32_t>(size);
+    root_.via.bin.ptr = owned + header;
+  } else {
+    root_.via.str.size = static_cast<std::uint32_t>(size);
+    root_.via.str.ptr = owned + header;
+  }
+  storage_ = std::move(owner);
+  bytes_ = std::span<const std::byte>(reinterpret_cast<const std::byte*>(owned), length);
+  return true;
+}
+
 Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive) {
   if (bytes.empty()) malformed("it is empty (0 bytes)");
   if (keep_alive == nullptr) {
-    // A single short value (a number, a short string): no storage at all.
+    // A single short value (a number, a short string): no storage at all;
+    // a single string or binary of any size: a copy, and no parser.
     Message message;
-    if (message.decode_inline(bytes)) return message;
+    if (message.decode_inline(bytes) || message.decode_blob(bytes)) return message;
   }
   const std::size_t length = bytes.size();
   const bool copy = keep_alive == nullptr;

@@ -166,9 +166,10 @@ std::size_t Inbox::drain(Sink&& sink, std::size_t most) {
   std::size_t delivered = 0;
   bool lost_a_lane = false;
   const std::size_t lane_count = lanes_.size();
-  first_lane_ = lane_count == 0 ? 0 : (first_lane_ + 1) % lane_count;
-  for (std::size_t visited = 0; visited < lane_count && delivered < most; ++visited) {
-    AttachedLane& lane = lanes_[(first_lane_ + visited) % lane_count];
+  if (++first_lane_ >= lane_count) first_lane_ = 0;
+  for (std::size_t visited = 0, at = first_lane_; visited < lane_count && delivered < most;
+       ++visited, at = at + 1 < lane_count ? at + 1 : 0) {
+    AttachedLane& lane = lanes_[at];
     if (lane.reader.closed()) continue;
     LaneReader::Frame frame{};
     while (delivered < most) {

@@ -38,12 +38,12 @@ struct ExitInfo {
 // ended without one, with nothing and how it ended (on the supervisor's thread).
 using ComputeDone = std::function<void(std::optional<Message> reply, const ExitInfo& exit)>;
 
+// Writes the message a one-shot isolate starts with, given its reply port.
+using EncodeMessage = std::function<void(const SendPort& reply, std::vector<std::byte>& out)>;
+
 // Spawns an isolate running `entry` with the message that `encode_message`
 // writes for the given reply port. Throws IsolateSpawnError.
-void spawn_compute(const EntryPoint& entry,
-                   const std::function<void(const SendPort& reply, std::vector<std::byte>& out)>&
-                       encode_message,
-                   ComputeDone done);
+void spawn_compute(const EntryPoint& entry, const EncodeMessage& encode_message, ComputeDone done);
 
 // Runs in the worker: calls `invoke` and sends its outcome to the reply
 // port, then ends the isolate. Outcome: [0, result] ([0] for void), or
@@ -114,19 +114,40 @@ void settle(std::promise<R>& promise, std::optional<Message> reply, const ExitIn
   }
 }
 
+// compute's message, for the fresh reply port: [reply, argument].
+template <class Arg>
+EncodeMessage compute_message(const Arg& argument) {
+  return [&argument](const SendPort& reply, std::vector<std::byte>& out) {
+    encode(std::tuple<const SendPort&, const Arg&>(reply, argument), out);
+  };
+}
+
+// The entry of compute(f, arg) and run(f): the function's address and the
+// trampoline that decodes its argument and reports its outcome. F is
+// stateless (check_stateless).
+template <class F, class A>
+EntryPoint compute_entry(F f) {
+  auto* function = +f;
+  using R = std::invoke_result_t<F&, std::decay_t<A>>;
+  using Param = typename entry_argument<decltype(function)>::type;
+  return {&call_compute<R, Param>, reinterpret_cast<AnyFunction>(function)};
+}
+
+template <class F>
+EntryPoint run_entry(F f) {
+  auto* function = +f;
+  return {&call_run<std::invoke_result_t<F&>>, reinterpret_cast<AnyFunction>(function)};
+}
+
 template <class R, class Arg>
-std::future<R> start_compute(AnyFunction function, EntryTrampoline trampoline, Arg argument) {
+std::future<R> start_compute(const EntryPoint& entry, const Arg& argument) {
   auto promise = std::make_shared<std::promise<R>>();
   std::future<R> future = promise->get_future();
   TransferScope transfers;  // transferables in the argument go with the worker
-  spawn_compute(
-      EntryPoint{trampoline, function},
-      [&](const SendPort& reply, std::vector<std::byte>& out) {
-        encode(std::tuple<const SendPort&, const Arg&>(reply, argument), out);
-      },
-      [promise](std::optional<Message> reply, const ExitInfo& exit) {
-        settle(*promise, std::move(reply), exit);
-      });
+  spawn_compute(entry, compute_message(argument),
+                [promise](std::optional<Message> reply, const ExitInfo& exit) {
+                  settle(*promise, std::move(reply), exit);
+                });
   transfers.commit();
   return future;
 }
@@ -141,11 +162,8 @@ std::future<std::invoke_result_t<F&, std::decay_t<A>>> compute(F f, A&& arg) {
   detail::check_stateless<F>();
   using R = std::invoke_result_t<F&, std::decay_t<A>>;
   if constexpr (detail::is_stateless_callable<F>) {
-    auto* function = +f;
-    using Param = typename detail::entry_argument<decltype(function)>::type;
-    return detail::start_compute<R>(reinterpret_cast<detail::AnyFunction>(function),
-                                           &detail::call_compute<R, Param>,
-                                           std::decay_t<A>(std::forward<A>(arg)));
+    return detail::start_compute<R>(detail::compute_entry<F, A>(f),
+                                    std::decay_t<A>(std::forward<A>(arg)));
   } else {
     return {};
   }
@@ -157,9 +175,7 @@ std::future<std::invoke_result_t<F&>> run(F f) {
   detail::check_stateless<F>();
   using R = std::invoke_result_t<F&>;
   if constexpr (detail::is_stateless_callable<F>) {
-    auto* function = +f;
-    return detail::start_compute<R>(
-        reinterpret_cast<detail::AnyFunction>(function), &detail::call_run<R>, nullptr);
+    return detail::start_compute<R>(detail::run_entry(f), nullptr);
   } else {
     return {};
   }
