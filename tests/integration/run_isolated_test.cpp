@@ -188,8 +188,9 @@ TEST_CASE("a matcher describes what it expected", "[integration][testing]") {
 
 TEST_CASE("a trial past its timeout is killed with everything it started",
           "[integration][testing]") {
-  // Long enough for it to start and fork even in a slow (sanitizer) build.
-  const TrialOptions options = with_timeout(1s);
+  // Long enough for it to start and fork even in a slow (sanitizer) build on
+  // a loaded machine (with 1 s it sometimes had not printed its grandchild).
+  const TrialOptions options = with_timeout(3s);
   const Outcome outcome = run_isolated(&hang_with_a_grandchild, options);
   INFO(outcome.to_string());
   REQUIRE(outcome.ending() == Ending::timed_out);

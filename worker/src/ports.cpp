@@ -32,17 +32,23 @@ SendPort ReceivePort::send_port() const {
 
 Message ReceivePort::receive() {
   if (id_ == 0) throw PortClosed("receive() on a closed ReceivePort");
-  return *Runtime::require().take(id_, std::nullopt);
+  Message message;
+  Runtime::require().take(id_, std::nullopt, message);
+  return message;
 }
 
 std::optional<Message> ReceivePort::receive_for(std::chrono::milliseconds timeout) {
   if (id_ == 0) throw PortClosed("receive_for() on a closed ReceivePort");
-  return Runtime::require().take(id_, Runtime::Clock::now() + timeout);
+  Message message;
+  if (!Runtime::require().take(id_, Runtime::Clock::now() + timeout, message)) return std::nullopt;
+  return message;
 }
 
 std::optional<Message> ReceivePort::try_receive() {
   if (id_ == 0) throw PortClosed("try_receive() on a closed ReceivePort");
-  return Runtime::require().take(id_, Runtime::Clock::now());
+  Message message;
+  if (!Runtime::require().take(id_, Runtime::Clock::now(), message)) return std::nullopt;
+  return message;
 }
 
 Message ReceivePort::first() {

@@ -1,7 +1,9 @@
 // A FIFO that keeps its memory: a ring over a vector that doubles when full
 // and keeps its size, so a port's queue in a stream pushes and pops without
 // allocating (std::deque allocates and frees a block every few elements).
-// Not thread-safe (the runtime guards each queue with its mutex).
+// Its capacity is a power of two, so positions wrap with a mask.
+// Not thread-safe (the runtime guards each queue with its mutex). T's
+// moved-from state must own nothing (a Message is nil then).
 #pragma once
 
 #include <cstddef>
@@ -16,18 +18,23 @@ class RingQueue {
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
 
-  // May allocate (and move every element) when the ring is full.
-  void push_back(T value) {
+  // A new last element, default-constructed, to fill in place. May allocate
+  // (and move every element) when the ring is full.
+  T& emplace_back() {
     if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) % slots_.size()] = std::move(value);
-    ++size_;
+    return slots_[(head_ + size_++) & (slots_.size() - 1)];
+  }
+  void push_back(T value) { emplace_back() = std::move(value); }
+
+  // Takes the last element back (after a fill in place that failed).
+  void pop_back() noexcept {
+    slots_[(head_ + --size_) & (slots_.size() - 1)] = T();
   }
 
   // The oldest element, taken out. The queue must not be empty.
   T pop_front() noexcept {
-    T value = std::move(slots_[head_]);
-    slots_[head_] = T();  // nothing the element owned stays behind
-    head_ = (head_ + 1) % slots_.size();
+    T value = std::move(slots_[head_]);  // leaves the slot empty (a moved-from T)
+    head_ = (head_ + 1) & (slots_.size() - 1);
     --size_;
     return value;
   }
@@ -36,7 +43,7 @@ class RingQueue {
   void grow() {
     std::vector<T> bigger(slots_.empty() ? 16 : 2 * slots_.size());
     for (std::size_t i = 0; i < size_; ++i) {
-      bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+      bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
     }
     slots_ = std::move(bigger);
     head_ = 0;

@@ -135,7 +135,7 @@ thread_local Runtime::Handoff* waiting_receive = nullptr;
 
 }  // namespace
 
-std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline) {
+bool Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline, Message& out) {
   std::unique_lock lock(mutex_);
   RingQueue<Message>* queue = nullptr;
   Handoff handoff;
@@ -151,9 +151,9 @@ std::optional<Message> Runtime::take(std::uint64_t id, std::optional<Clock::time
     explicit Waiting(Handoff& handoff) { waiting_receive = &handoff; }
     ~Waiting() { waiting_receive = nullptr; }
   } waiting(handoff);
-  if (!await_locked(lock, has_message, deadline, &handoff.seen)) return std::nullopt;
-  if (handoff.message) return std::move(*handoff.message);
-  return queue->pop_front();
+  if (!await_locked(lock, has_message, deadline, &handoff.seen)) return false;
+  out = handoff.message ? std::move(*handoff.message) : queue->pop_front();
+  return true;
 }
 
 void Runtime::listen(std::uint64_t id, std::function<void(Message)> handler) {
@@ -315,39 +315,80 @@ void Runtime::after_drain() noexcept {
 }
 
 bool Runtime::drain_locked() {
-  drained_messages_.clear();
   drained_controls_.clear();
   drained_reports_.clear();
-  const std::size_t taken = inbox_.drain([&](Delivery&& delivery) {
-    Message message;
-    try {
-      // Copies the bytes out of the sender's memory before parsing them.
-      message = Message::decode(delivery.bytes);
-      message.adopt_transferables();
-    } catch (const Error& e) {
-      std::fprintf(stderr, "isolated: dropped a malformed message from process %d: %s\n",
-                   delivery.producer_pid, e.what());
-      return;
-    }
-    if (delivery.kind == FrameKind::control) {
-      drained_controls_.push_back(std::move(message));
-    } else if (Handoff* receive = waiting_receive; receive != nullptr && receive->port == delivery.port &&
-                                                  !receive->message &&
-                                                  local_changes_.load(std::memory_order_acquire) ==
-                                                      receive->seen) {
-      // For the receive this very thread waits in, whose port's queue was
-      // empty when it looked (nothing was queued, listened to or closed since:
-      // each of those bumps local_changes_): hand it over, no queue between.
-      receive->message = std::move(message);
-    } else if (delivery.port == kSupervisorPortId) {
-      drained_reports_.push_back(std::move(message));
-    } else {
-      drained_messages_.emplace_back(delivery.port, std::move(message));
-    }
-  }, kDrainBatch);
-  // Control first: it bypasses the message queues (DESIGN §3.4).
+  drained_direct_.clear();
+  bool queued = false;
+  std::size_t taken = 0;
+  {
+    // Messages go straight to their port's queue (or to the waiting receive,
+    // or an event), decoded once into place, under one lock for the batch.
+    std::lock_guard lock(mutex_);
+    std::uint64_t last_id = 0;
+    PortState* last_port = nullptr;
+    Handoff* const receive = waiting_receive;
+    taken = inbox_.drain([&](Delivery&& delivery) {
+      const auto decode = [&](Message& into) {
+        try {
+          // Copies the bytes out of the sender's memory before parsing them.
+          into = Message::decode(delivery.bytes);
+          into.adopt_transferables();
+          return true;
+        } catch (const Error& e) {
+          std::fprintf(stderr, "isolated: dropped a malformed message from process %d: %s\n",
+                       delivery.producer_pid, e.what());
+          return false;
+        }
+      };
+      if (delivery.kind == FrameKind::control || delivery.port == kSupervisorPortId) {
+        // Handled below, without the lock.
+        auto& list = delivery.kind == FrameKind::control ? drained_controls_ : drained_reports_;
+        if (!decode(list.emplace_back())) list.pop_back();
+        return;
+      }
+      if (receive != nullptr && receive->port == delivery.port && !receive->message &&
+          local_changes_.load(std::memory_order_acquire) == receive->seen) {
+        // For the receive this very thread waits in, whose port's queue was
+        // empty when it looked (nothing was queued, listened to or closed
+        // since: each of those bumps local_changes_): no queue between.
+        Message message;
+        if (decode(message)) receive->message = std::move(message);
+        return;
+      }
+      if (delivery.port != last_id || last_port == nullptr) {
+        const auto port = ports_.find(delivery.port);
+        last_id = delivery.port;
+        last_port = port == ports_.end() ? nullptr : &port->second;
+      }
+      if (last_port != nullptr && !last_port->direct && !last_port->listener) {
+        // The common case: decoded straight into its place in the queue.
+        Message& slot = last_port->queue.emplace_back();
+        if (decode(slot)) {
+          queued = true;
+        } else {
+          last_port->queue.pop_back();
+        }
+        return;
+      }
+      Message message;
+      if (!decode(message)) return;
+      // A closed port's messages are dropped, as in Dart (decoded all the
+      // same, so the transferables they carry are freed).
+      if (last_port == nullptr) return;
+      if (last_port->direct) {
+        drained_direct_.emplace_back(last_port->direct, std::move(message));
+      } else {
+        events_.push_back(Event{delivery.port, std::move(message), {}});
+        queued = true;
+      }
+    }, kDrainBatch);
+  }
+  if (queued) notify_waiters();
+  // Control first (DESIGN §3.4): before any handler runs or anyone takes the
+  // messages just queued.
   for (const auto& command : drained_controls_) apply_control(command);
-  if (!drained_messages_.empty()) dispatch(drained_messages_);
+  // Outside the lock: a handler may close its port or send.
+  for (auto& [handler, message] : drained_direct_) call_direct_handler(*handler, std::move(message));
   if (!drained_reports_.empty()) {
     std::function<void(Message)> handler;
     {
@@ -382,12 +423,14 @@ void Runtime::dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch) {
   }
   if (queued) notify_waiters();
   // Outside the lock: a handler may close its port or send.
-  for (auto& [handler, message] : direct) {
-    try {
-      (*handler)(std::move(message));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "isolated: a direct port's handler failed: %s\n", e.what());
-    }
+  for (auto& [handler, message] : direct) call_direct_handler(*handler, std::move(message));
+}
+
+void Runtime::call_direct_handler(const std::function<void(Message)>& handler, Message message) {
+  try {
+    handler(std::move(message));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "isolated: a direct port's handler failed: %s\n", e.what());
   }
 }
 

@@ -102,9 +102,11 @@ class Runtime {
   std::uint64_t open_port();
   void close_port(std::uint64_t id);
   bool port_open(std::uint64_t id);
-  // The next message of port `id`, waiting until `deadline` (forever if
-  // none). Nothing on timeout; throws PortClosed once the port is closed.
-  std::optional<Message> take(std::uint64_t id, std::optional<Clock::time_point> deadline);
+  // The next message of port `id` into `out`, waiting until `deadline`
+  // (forever if none). False on timeout; throws PortClosed once the port is
+  // closed. (`out` rather than a return value: receive() returns it with no
+  // move in between.)
+  bool take(std::uint64_t id, std::optional<Clock::time_point> deadline, Message& out);
   void listen(std::uint64_t id, std::function<void(Message)> handler);
   // A port whose messages are never queued: each one is handed to
   // `on_message` as soon as it arrives, on the thread that drains the inbox
@@ -195,6 +197,7 @@ class Runtime {
   // After releasing drain_mutex_: wakes parked threads that found it taken.
   void after_drain() noexcept;
   void dispatch(std::vector<std::pair<std::uint64_t, Message>>& batch);
+  static void call_direct_handler(const std::function<void(Message)>& handler, Message message);
   // Something a waiting thread may wait for changed (call after the change).
   void notify_waiters() noexcept;
   void ensure_event_thread_locked();
@@ -211,9 +214,11 @@ class Runtime {
 
   // Draining (see above).
   std::mutex drain_mutex_;  // held only while draining, never while waiting
-  std::vector<std::pair<std::uint64_t, Message>> drained_messages_;  // reused, under drain_mutex_
+  // Reused by every drain, under drain_mutex_.
   std::vector<Message> drained_controls_;
   std::vector<Message> drained_reports_;
+  std::vector<std::pair<std::shared_ptr<const std::function<void(Message)>>, Message>>
+      drained_direct_;
   std::atomic<bool> drain_contended_{false};  // a parked thread found drain_mutex_ taken
   std::atomic<std::uint32_t> local_changes_{0};
   std::atomic<int> awaiting_{0};   // threads in await_locked

@@ -105,7 +105,13 @@ class Message {
 
   // Runtime use: maps the blocks of the transferables this message carries
   // and unlinks their names, so that nothing leaks whether or not it is read.
-  void adopt_transferables() { transfers_ = detail::adopt_transfers(root_); }
+  void adopt_transferables() {
+    // Only a list, a map or an extension can name a block.
+    if (root_.type == msgpack::type::ARRAY || root_.type == msgpack::type::MAP ||
+        root_.type == msgpack::type::EXT) {
+      transfers_ = detail::adopt_transfers(root_);
+    }
+  }
 
  private:
   static constexpr std::byte kNilBytes[] = {std::byte{0xc0}};
@@ -119,6 +125,9 @@ class Message {
   // Decodes a message that is one string or one binary value, into this (nil)
   // Message; false if it is not one. Throws as allocation does.
   bool decode_blob(std::span<const std::byte> bytes);
+  // Decodes any message into this (nil) Message with msgpack's parser and the
+  // checks of checked_object_builder.hpp. Throws DecodeError.
+  void decode_tree(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive);
   bool is_inline() const noexcept { return bytes_.data() == inline_bytes_; }
   // Copies `other`'s inline bytes into ours and points bytes_ (and root_, for
   // a string or binary) at them. root_ must be a copy of other.root_.
@@ -141,6 +150,14 @@ class Message {
 };
 
 namespace detail {
+
+// Types that cannot hold a TransferableTypedData: reading one needs no
+// transfer table.
+template <class T>
+inline constexpr bool holds_no_transferable =
+    std::is_arithmetic_v<T> || std::is_same_v<T, std::nullptr_t> ||
+    std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view> ||
+    std::is_same_v<T, std::span<const std::byte>> || std::is_same_v<T, std::vector<std::uint8_t>>;
 
 // Throws MessageTypeError: "message holds <found>, not <asked>". `cxx_name`
 // (a typeid name) explains a mismatch that the friendly names cannot, such as
@@ -227,9 +244,13 @@ T Message::as() const {
       detail::throw_type_mismatch(root_, traits::name(), typeid(T).name());
     }
     try {
-      // Transferables inside are taken from this message's table.
-      const detail::ReadingTransfers reading(transfers_);
-      return root_.as<T>();
+      if constexpr (detail::holds_no_transferable<T>) {
+        return root_.as<T>();
+      } else {
+        // Transferables inside are taken from this message's table.
+        const detail::ReadingTransfers reading(transfers_);
+        return root_.as<T>();
+      }
     } catch (const msgpack::type_error&) {
       // A member of a user struct did not match.
       detail::throw_type_mismatch(root_, traits::name(), typeid(T).name());

@@ -154,14 +154,7 @@ bool Message::decode_blob(std::span<const std::byte> bytes) {
   return true;
 }
 
-Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive) {
-  if (bytes.empty()) malformed("it is empty (0 bytes)");
-  if (keep_alive == nullptr) {
-    // A single short value (a number, a short string): no storage at all;
-    // a single string or binary of any size: a copy, and no parser.
-    Message message;
-    if (message.decode_inline(bytes) || message.decode_blob(bytes)) return message;
-  }
+void Message::decode_tree(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive) {
   const std::size_t length = bytes.size();
   const bool copy = keep_alive == nullptr;
   // Released (and recycled) if anything below throws.
@@ -189,8 +182,22 @@ Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const 
   if (end != length) {
     malformed(std::to_string(length - end) + " bytes follow the end of the value");
   }
-  return Message(std::move(owner), builder.data(),
-                 {reinterpret_cast<const std::byte*>(data), length});
+  storage_ = std::move(owner);
+  root_ = builder.data();
+  bytes_ = std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), length);
+}
+
+Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive) {
+  if (bytes.empty()) malformed("it is empty (0 bytes)");
+  // One Message, returned as itself (no move on the way out).
+  Message message;
+  // A single short value (a number, a short string): no storage at all; a
+  // single string or binary of any size: a copy, and no parser.
+  if (keep_alive == nullptr && (message.decode_inline(bytes) || message.decode_blob(bytes))) {
+    return message;
+  }
+  message.decode_tree(bytes, std::move(keep_alive));
+  return message;
 }
 
 MessageKind Message::kind() const noexcept { return detail::kind_of(root_); }

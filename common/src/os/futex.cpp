@@ -29,6 +29,30 @@ void futex_wake(const std::atomic<std::uint32_t>& word, int count) noexcept {
             nullptr, 0);
 }
 
-void SpinStep::yield() noexcept { ::sched_yield(); }
+namespace {
+
+// A yield longer than this gave the CPU to another thread: a bare
+// sched_yield that finds nothing else to run costs well under a microsecond.
+constexpr auto kYieldThatRanSomebody = std::chrono::microseconds(1);
+// Quick yields in a row that end the eager mode.
+constexpr int kQuickYieldsToCalmDown = 256;
+
+thread_local bool yield_eagerly = false;
+thread_local int quick_yields = 0;
+
+}  // namespace
+
+bool SpinStep::yielding_eagerly() noexcept { return yield_eagerly; }
+
+void SpinStep::yield() noexcept {
+  const auto before = std::chrono::steady_clock::now();
+  ::sched_yield();
+  if (std::chrono::steady_clock::now() - before > kYieldThatRanSomebody) {
+    yield_eagerly = true;
+    quick_yields = 0;
+  } else if (yield_eagerly && ++quick_yields >= kQuickYieldsToCalmDown) {
+    yield_eagerly = false;
+  }
+}
 
 }  // namespace isolated::detail

@@ -1,5 +1,6 @@
 #include "doorbell.hpp"
 
+#include "common/src/os/asymmetric_fence.hpp"
 #include "common/src/os/futex.hpp"
 
 #include <isolated/error.hpp>
@@ -59,9 +60,13 @@ MappedDoorbell open_doorbell(std::string_view inbox_name) {
   return MappedDoorbell::check(Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset));
 }
 
-void ring_doorbell(DoorbellHeader& header) noexcept {
-  // Pairs with the fence in Inbox::wait (see doorbell.hpp).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+void ring_doorbell(DoorbellHeader& header, bool light) noexcept {
+  // Pairs with the fence in Inbox::park (see doorbell.hpp).
+  if (light) {
+    light_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
   if (header.sleeping_consumers.load(std::memory_order_relaxed) != 0) {
     header.bell.fetch_add(1, std::memory_order_release);
     futex_wake(header.bell, INT_MAX);

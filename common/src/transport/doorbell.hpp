@@ -8,13 +8,20 @@
 // Wake-ups (the doorbell proper). The consumer spins briefly, then sleeps on
 // `bell`. Producers bump `bell` and call futex_wake only while
 // `sleeping_consumers` is non-zero, so a busy consumer costs producers nothing.
-// The consumer increments `sleeping_consumers`, loads `bell`, issues a seq_cst
-// fence and looks at its lanes once more; a producer publishes its frame,
-// issues a seq_cst fence and loads `sleeping_consumers`. The two fences
-// guarantee that one side sees the other: either the producer sees a sleeper
-// and rings, or the consumer sees the frame and does not sleep. A ring that
-// lands between the consumer's load of `bell` and its futex_wait makes the
-// wait return at once (the word no longer matches).
+// The consumer increments `sleeping_consumers`, loads `bell`, issues a fence
+// and looks at its lanes once more; a producer publishes its frame, issues a
+// fence and loads `sleeping_consumers`. The two fences guarantee that one side
+// sees the other: either the producer sees a sleeper and rings, or the
+// consumer sees the frame and does not sleep. A ring that lands between the
+// consumer's load of `bell` and its futex_wait makes the wait return at once
+// (the word no longer matches).
+//
+// The fences are asymmetric where the kernel allows (os/asymmetric_fence.hpp):
+// a consumer whose process is registered for membarrier says so in
+// `consumer_flags`, and its fence before sleeping is a membarrier, which
+// executes a full barrier on every running thread of every registered
+// process. A registered producer then needs only a compiler barrier per frame,
+// so a stream no longer pays a cache-line round trip per frame for it.
 //
 // Lane registration. A producer claims the lowest free slot (compare-and-swap
 // free -> claimed), raises `slots_used` past it, writes its pid and lane name,
@@ -84,6 +91,7 @@ struct DoorbellHeader {
   SharedAtomic<std::uint32_t> state;  // an InboxState
   std::uint32_t debug_name_length;
   char debug_name[kMaxDebugNameBytes];  // the owner's debug name, not NUL-terminated
+  std::uint32_t consumer_flags;         // kParksWithMembarrier
 
   alignas(kCacheLine) SharedAtomic<std::uint32_t> bell;  // futex word
   SharedAtomic<std::uint32_t> sleeping_consumers;
@@ -98,7 +106,9 @@ struct DoorbellHeader {
 static_assert(std::is_standard_layout_v<DoorbellHeader>);
 
 inline constexpr std::uint64_t kDoorbellMagic = 0x6c6c6542642e736c;  // "ls.dBell"
-inline constexpr std::uint32_t kDoorbellLayoutVersion = 3;
+inline constexpr std::uint32_t kDoorbellLayoutVersion = 4;
+// consumer_flags: the consumer's fence before it sleeps is a membarrier.
+inline constexpr std::uint32_t kParksWithMembarrier = 1;
 // How many processes can send to one inbox at once. The table costs resident
 // memory only for the slots in use (see above); its virtual size is
 // doorbell_bytes(kDefaultSlotCount), about 1.3 MB.
@@ -147,7 +157,9 @@ inline LaneSlot* doorbell_slots(DoorbellHeader* header) noexcept {
 }
 
 // Producer side: wakes the consumer if it sleeps. Call after publishing.
-void ring_doorbell(DoorbellHeader& header) noexcept;
+// `light`: the consumer parks with membarrier and this process is registered
+// (see above), so a compiler barrier stands for the fence.
+void ring_doorbell(DoorbellHeader& header, bool light = false) noexcept;
 
 // Producer side: registers the lane segment `lane_name` of process `pid` in a
 // free slot and rings. `slot_count` is the count checked_doorbell saw (the

@@ -57,6 +57,8 @@ Inbox::Inbox(Options options) : options_(std::move(options)) {
   const std::size_t name_length = std::min(options_.debug_name.size(), kMaxDebugNameBytes);
   std::memcpy(header_->debug_name, options_.debug_name.data(), name_length);
   header_->debug_name_length = static_cast<std::uint32_t>(name_length);
+  parks_with_membarrier_ = process_registered();
+  if (parks_with_membarrier_) header_->consumer_flags = kParksWithMembarrier;
   slots_ = doorbell_slots(header_);
   set_state(InboxState::alive);
 }

@@ -9,6 +9,7 @@
 #include "doorbell.hpp"
 #include "frame.hpp"
 #include "lane.hpp"
+#include "common/src/os/asymmetric_fence.hpp"
 #include "common/src/os/futex.hpp"
 #include "common/src/shm/segment.hpp"
 
@@ -157,6 +158,7 @@ class Inbox {
   std::vector<AttachedLane> lanes_;
   std::chrono::steady_clock::time_point next_release_check_{};
   std::size_t first_lane_ = 0;  // where the next drain starts
+  bool parks_with_membarrier_ = false;  // as consumer_flags says; our own copy
   std::atomic<bool> interrupted_{false};
 };
 
@@ -205,8 +207,13 @@ template <class Ready>
 void Inbox::park(std::chrono::nanoseconds timeout, Ready&& ready) {
   header_->sleeping_consumers.fetch_add(1, std::memory_order_seq_cst);
   const std::uint32_t bell = header_->bell.load(std::memory_order_acquire);
-  // Pairs with the fence in ring_doorbell and wake_sleepers (doorbell.hpp).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Pairs with the fence in ring_doorbell (a membarrier, when producers may
+  // use a light one: doorbell.hpp) and in wake_sleepers.
+  if (parks_with_membarrier_) {
+    heavy_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
   if (!ready()) futex_wait(header_->bell, bell, timeout);
   header_->sleeping_consumers.fetch_sub(1, std::memory_order_relaxed);
 }

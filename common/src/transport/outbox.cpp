@@ -1,5 +1,6 @@
 #include "outbox.hpp"
 
+#include "common/src/os/asymmetric_fence.hpp"
 #include "common/src/os/syscall.hpp"
 
 #include <isolated/detail/transfer_table.hpp>
@@ -11,151 +12,178 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <thread>
 
 namespace isolated::detail {
-
 namespace {
 
 std::atomic<std::uint64_t> next_outbox_id{1};
 
-// The connection this thread used last, and to which inbox of which outbox.
-struct CachedConnection {
-  std::uint64_t outbox_id = 0;
-  std::string inbox_name;
-  std::shared_ptr<void> connection;  // an Outbox::Connection
+// The lanes of the calling thread, by outbox and inbox, and the last one used
+// (a thread that sends to one inbox again and again finds it without hashing).
+// At the thread's end its lanes are retired, so receivers free their slots.
+struct ThreadLanes {
+  struct Key {
+    std::uint64_t outbox_id;
+    std::string inbox_name;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const noexcept {
+      return std::hash<std::string_view>{}(key.inbox_name) ^ key.outbox_id;
+    }
+  };
+  std::unordered_map<Key, std::shared_ptr<Outbox::Lane>, KeyHash> lanes;
+  Key last_key;
+  Outbox::Lane* last = nullptr;
+
+  ~ThreadLanes() {
+    for (auto& [key, lane] : lanes) lane->retire();
+  }
 };
-thread_local CachedConnection last_connection;
+thread_local ThreadLanes thread_lanes;
 
 }  // namespace
 
-Outbox::Outbox(Options options) : options_(options), id_(next_outbox_id.fetch_add(1)) {
+void Outbox::Lane::retire() noexcept {
+  if (retired.exchange(true)) return;
+  LaneSlot& s = doorbell_slots(receiver->header)[slot];
+  s.producer_done.store(1, std::memory_order_release);
+  ring_doorbell(*receiver->header);
+}
+
+Outbox::Outbox(Options options)
+    : options_(options), id_(next_outbox_id.fetch_add(1)), registered_(process_registered()) {
   options_.lane_capacity = normalize_lane_capacity(options_.lane_capacity);
 }
 
 Outbox::~Outbox() {
-  for (auto& [name, connection] : connections_) {
-    LaneSlot& slot = doorbell_slots(connection->header)[connection->slot];
-    slot.producer_done.store(1, std::memory_order_release);
-    ring_doorbell(*connection->header);
+  std::lock_guard lock(mutex_);
+  for (auto& [name, lanes] : lanes_) {
+    for (auto& lane : lanes) lane->retire();
   }
 }
 
-bool Outbox::inbox_accepting(const Connection& connection) noexcept {
-  const auto state = connection.header->state.load(std::memory_order_acquire);
+bool Outbox::inbox_accepting(const Receiver& receiver) noexcept {
+  const auto state = receiver.header->state.load(std::memory_order_acquire);
   return state == static_cast<std::uint32_t>(InboxState::alive) ||
          state == static_cast<std::uint32_t>(InboxState::starting);
 }
 
-bool Outbox::receiver_alive(const Connection& connection) noexcept {
-  return inbox_accepting(connection) && process_exists(connection.owner_pid);
+bool Outbox::receiver_alive(const Receiver& receiver) noexcept {
+  return inbox_accepting(receiver) && process_exists(receiver.owner_pid);
 }
 
-std::shared_ptr<Outbox::Connection> Outbox::connect(std::string_view inbox_name) {
-  {
-    std::shared_lock lock(connections_mutex_);
-    const auto found = connections_.find(inbox_name);
-    if (found != connections_.end()) return found->second;
-  }
-  auto connection = open_connection(inbox_name);
-  if (!connection) return nullptr;
-  std::unique_lock lock(connections_mutex_);
-  // Another thread may have connected meanwhile; its lane wins and ours is
-  // dropped (its slot is marked done so the receiver frees it).
-  auto [it, inserted] = connections_.try_emplace(std::string(inbox_name), std::move(connection));
-  if (!inserted && connection) {
-    doorbell_slots(connection->header)[connection->slot].producer_done.store(
-        1, std::memory_order_release);
-  }
-  return it->second;
-}
-
-std::shared_ptr<Outbox::Connection> Outbox::open_connection(std::string_view inbox_name) {
+std::shared_ptr<Outbox::Receiver> Outbox::open_receiver(std::string_view inbox_name) {
+  // With mutex_ held.
+  const auto found = receivers_.find(inbox_name);
+  if (found != receivers_.end()) return found->second;
   const auto parsed = parse_segment_name(inbox_name);
   if (!parsed || parsed->kind != SegmentKind::inbox) {
     throw UsageError("cannot send to '" + std::string(inbox_name) + "': not an inbox name");
   }
-  auto connection = std::make_shared<Connection>();
   Segment segment;
   try {
     segment = Segment::open(inbox_name, SegmentKind::inbox, kDoorbellSlotsOffset);
   } catch (const Error&) {
     return nullptr;  // the inbox's owner has ended and unlinked it
   }
-  connection->doorbell = MappedDoorbell::check(std::move(segment));
-  connection->header = connection->doorbell.header;
-  connection->owner_pid = connection->header->owner_pid;
-  if (!receiver_alive(*connection)) return nullptr;
-
-  const std::uint32_t capacity = options_.lane_capacity;
-  connection->lane = Segment::create(SegmentKind::lane, lane_segment_bytes(capacity));
-  LaneWriter::initialize(connection->lane.data(), capacity, static_cast<int>(::getpid()));
-  connection->writer = LaneWriter(connection->lane.data());
-
-  const auto slot = register_lane(*connection->header, connection->doorbell.slot_count,
-                                  connection->lane.name(), static_cast<int>(::getpid()));
-  if (slot) {
-    // The receiver unlinks the name when it maps the lane (or, if it never
-    // does, when its inbox ends).
-    connection->lane.release_name();
-    connection->slot = *slot;
-    return connection;
-  }
-  throw ResourceExhausted("inbox " + std::string(inbox_name) + " has no free lane slot (all " +
-              std::to_string(connection->doorbell.slot_count) +
-              " are taken by other sending processes: an inbox hears from at most that many processes "
-              "at once; a slot frees when its sender ends)");
+  auto receiver = std::make_shared<Receiver>();
+  receiver->doorbell = MappedDoorbell::check(std::move(segment));
+  receiver->header = receiver->doorbell.header;
+  receiver->owner_pid = receiver->header->owner_pid;
+  receiver->light_ring =
+      (receiver->header->consumer_flags & kParksWithMembarrier) != 0 && registered_;
+  if (!receiver_alive(*receiver)) return nullptr;
+  receivers_.emplace(std::string(inbox_name), receiver);
+  return receiver;
 }
 
-Outbox::Connection* Outbox::connection_for(std::string_view inbox_name) {
-  CachedConnection& cached = last_connection;
-  if (cached.outbox_id == id_ && cached.inbox_name == inbox_name) {
-    auto* connection = static_cast<Connection*>(cached.connection.get());
-    if (!connection->dropped.load(std::memory_order_acquire)) return connection;
+std::shared_ptr<Outbox::Lane> Outbox::open_lane(std::string_view inbox_name) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<Receiver> receiver = open_receiver(inbox_name);
+  if (receiver == nullptr) return nullptr;
+  auto lane = std::make_shared<Lane>();
+  lane->receiver = receiver;
+  const std::uint32_t capacity = options_.lane_capacity;
+  lane->segment = Segment::create(SegmentKind::lane, lane_segment_bytes(capacity));
+  LaneWriter::initialize(lane->segment.data(), capacity, static_cast<int>(::getpid()));
+  lane->writer = LaneWriter(lane->segment.data());
+  const auto slot = register_lane(*receiver->header, receiver->doorbell.slot_count,
+                                  lane->segment.name(), static_cast<int>(::getpid()));
+  if (!slot) {
+    throw ResourceExhausted(
+        "inbox " + std::string(inbox_name) + " has no free lane slot (all " +
+        std::to_string(receiver->doorbell.slot_count) +
+        " are taken by other sending threads: an inbox hears from at most that many at once; a "
+        "slot frees when its sender ends)");
   }
-  std::shared_ptr<Connection> connection = connect(inbox_name);
-  if (connection == nullptr) return nullptr;
-  cached.outbox_id = id_;
-  cached.inbox_name.assign(inbox_name);
-  cached.connection = std::move(connection);
-  return static_cast<Connection*>(cached.connection.get());
+  // The receiver unlinks the name when it maps the lane (or, if it never
+  // does, disconnect or the end of its inbox does).
+  lane->segment.release_name();
+  lane->slot = *slot;
+  auto& lanes = lanes_[std::string(inbox_name)];
+  // Lanes of threads that ended are forgotten here, once drained.
+  std::erase_if(lanes, [](const std::shared_ptr<Lane>& old) {
+    return old->retired.load(std::memory_order_acquire) && old->writer.drained();
+  });
+  lanes.push_back(lane);
+  return lane;
+}
+
+Outbox::Lane* Outbox::lane_for(std::string_view inbox_name) {
+  ThreadLanes& mine = thread_lanes;
+  if (mine.last != nullptr && mine.last_key.outbox_id == id_ && mine.last_key.inbox_name == inbox_name &&
+      !mine.last->dropped.load(std::memory_order_relaxed)) {
+    return mine.last;
+  }
+  ThreadLanes::Key key{id_, std::string(inbox_name)};
+  auto found = mine.lanes.find(key);
+  if (found != mine.lanes.end() && found->second->dropped.load(std::memory_order_acquire)) {
+    mine.lanes.erase(found);  // its receiver ended
+    found = mine.lanes.end();
+  }
+  if (found == mine.lanes.end()) {
+    std::shared_ptr<Lane> lane = open_lane(inbox_name);
+    if (lane == nullptr) return nullptr;
+    found = mine.lanes.emplace(key, std::move(lane)).first;
+  }
+  mine.last_key = std::move(key);
+  mine.last = found->second.get();
+  return mine.last;
 }
 
 SendResult Outbox::send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                         std::uint16_t flags, std::span<const std::byte> payload) {
-  // Kept alive by this thread's cache while we use it.
-  Connection* connection = connection_for(inbox_name);
-  if (connection == nullptr) return SendResult::inbox_gone;
+  Lane* lane = lane_for(inbox_name);  // kept alive by this thread's table
+  if (lane == nullptr) return SendResult::inbox_gone;
   // One load of a line the receiver rarely writes: a receiver whose end was
   // seen (by itself or its parent) gets nothing more.
-  if (!inbox_accepting(*connection)) {
+  if (!inbox_accepting(*lane->receiver)) {
     disconnect(inbox_name);
     return SendResult::inbox_gone;
   }
-  const SendResult result = payload.size() > connection->writer.max_inline_payload()
-                                ? write_out_of_line(*connection, port, kind, flags, payload)
-                                : write(*connection, port, kind, flags, payload);
+  const SendResult result = payload.size() > lane->writer.max_inline_payload()
+                                ? write_out_of_line(*lane, port, kind, flags, payload)
+                                : write(*lane, port, kind, flags, payload);
   if (result == SendResult::inbox_gone) disconnect(inbox_name);
   return result;
 }
 
 bool Outbox::wait_drained(std::string_view inbox_name) {
-  std::shared_ptr<Connection> connection;
-  {
-    std::shared_lock lock(connections_mutex_);
-    const auto found = connections_.find(inbox_name);
-    if (found == connections_.end()) return true;  // nothing was sent there
-    connection = found->second;
-  }
+  ThreadLanes& mine = thread_lanes;
+  const auto found = mine.lanes.find(ThreadLanes::Key{id_, std::string(inbox_name)});
+  if (found == mine.lanes.end()) return true;  // this thread sent nothing there
+  Lane& lane = *found->second;
   // The consumer wakes us once it has taken our frames (a fixed sleep here
-  // used to add up to 0.2 ms to every exit, twice per compute). The lane's
-  // mutex is held throughout, so no writer of ours waits on the lane's wake-up
-  // word at the same time; the slice bounds how late we see a dead receiver.
+  // used to add up to 0.2 ms to every exit, twice per compute). Only this
+  // thread writes or waits on its lane; the slice bounds how late we see a
+  // dead receiver.
   constexpr auto kSlice = std::chrono::milliseconds(10);
-  std::lock_guard lock(connection->mutex);
   for (;;) {
-    if (connection->writer.drained()) return true;
-    if (!receiver_alive(*connection)) return false;
-    connection->writer.wait_until_drained(kSlice);
+    if (lane.writer.drained()) return true;
+    if (lane.dropped.load(std::memory_order_acquire) || !receiver_alive(*lane.receiver)) return false;
+    lane.writer.wait_until_drained(kSlice);
   }
 }
 
@@ -188,43 +216,66 @@ void reclaim(FrameKind kind, std::span<const std::byte> payload) {
 }  // namespace
 
 void Outbox::disconnect(std::string_view inbox_name) {
-  std::unique_lock lock(connections_mutex_);
-  const auto found = connections_.find(inbox_name);
-  if (found == connections_.end()) return;
-  found->second->dropped.store(true, std::memory_order_release);
+  std::vector<std::shared_ptr<Lane>> lanes;
   {
-    std::lock_guard lane_lock(found->second->mutex);
-    found->second->writer.for_each_unconsumed(&reclaim);
+    std::lock_guard lock(mutex_);
+    if (const auto receiver = receivers_.find(inbox_name); receiver != receivers_.end()) {
+      receivers_.erase(receiver);
+    }
+    const auto found = lanes_.find(inbox_name);
+    if (found == lanes_.end()) return;
+    lanes = std::move(found->second);
+    lanes_.erase(found);
   }
-  // A receiver that died before it mapped our lane could not unlink its name.
-  unlink_segment(found->second->lane.name());
-  connections_.erase(found);
+  for (auto& lane : lanes) lane->dropped.store(true, std::memory_order_relaxed);
+  // Pairs with the writers' light fences (see outbox.hpp): a writer that did
+  // not see `dropped` has `writing` set where we look.
+  heavy_fence();
+  for (auto& lane : lanes) {
+    // A writer gives up soon: its receiver is dead.
+    while (lane->writing.load(std::memory_order_acquire)) std::this_thread::yield();
+    lane->writer.for_each_unconsumed(&reclaim);
+    // A receiver that died before it mapped our lane could not unlink its name.
+    unlink_segment(lane->segment.name());
+  }
 }
 
-SendResult Outbox::write(Connection& connection, std::uint64_t port, FrameKind kind,
-                         std::uint16_t flags, std::span<const std::byte> payload) {
-  LaneSlot& slot = doorbell_slots(connection.header)[connection.slot];
+SendResult Outbox::write(Lane& lane, std::uint64_t port, FrameKind kind, std::uint16_t flags,
+                         std::span<const std::byte> payload) {
+  const Receiver& receiver = *lane.receiver;
+  LaneSlot& slot = doorbell_slots(receiver.header)[lane.slot];
   SendResult result = SendResult::sent;
   const auto keep_waiting = [&] {
     if (slot.state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(SlotState::closed)) {
       result = SendResult::lane_closed;
       return false;
     }
-    if (!receiver_alive(connection)) {
+    if (!receiver_alive(receiver)) {
       result = SendResult::inbox_gone;
       return false;
     }
     return true;
   };
-  {
-    std::lock_guard lock(connection.mutex);
-    if (!connection.writer.write(kind, flags, port, payload, keep_waiting)) return result;
+  lane.writing.store(true, std::memory_order_relaxed);
+  // Pairs with the heavy fence in disconnect (see outbox.hpp).
+  if (registered_) {
+    light_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
-  ring_doorbell(*connection.header);
+  bool written = false;
+  if (!lane.dropped.load(std::memory_order_relaxed)) {
+    written = lane.writer.write(kind, flags, port, payload, keep_waiting);
+  } else {
+    result = SendResult::inbox_gone;
+  }
+  lane.writing.store(false, std::memory_order_release);
+  if (!written) return result;
+  ring_doorbell(*receiver.header, receiver.light_ring);
   return SendResult::sent;
 }
 
-SendResult Outbox::write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
+SendResult Outbox::write_out_of_line(Lane& lane, std::uint64_t port, FrameKind kind,
                                      std::uint16_t flags, std::span<const std::byte> payload) {
   Segment segment = Segment::create(SegmentKind::out_of_line, std::max<std::size_t>(payload.size(), 1));
   std::memcpy(segment.data(), payload.data(), payload.size());
@@ -233,7 +284,7 @@ SendResult Outbox::write_out_of_line(Connection& connection, std::uint64_t port,
   ref.inner_kind = static_cast<std::uint16_t>(kind);
   ref.name_length = static_cast<std::uint32_t>(segment.name().size());
   std::memcpy(ref.name, segment.name().data(), segment.name().size());
-  const SendResult result = write(connection, port, FrameKind::out_of_line, flags,
+  const SendResult result = write(lane, port, FrameKind::out_of_line, flags,
                                   std::as_bytes(std::span(&ref, 1)));
   // Once the frame is out, the receiver owns the name; if it never went out,
   // `segment` unlinks it here.

@@ -1,10 +1,17 @@
 // The producing side: every frame this process sends to any inbox goes
 // through its Outbox (DESIGN §3.2, §3.4).
 //
-// The first send to an inbox maps its doorbell, creates this process's lane
-// for it and registers the lane in a free slot; later sends reuse that lane.
-// Threads of one process share a lane under a per-lane mutex, so frames from
-// one thread to one port keep their order.
+// Each sending thread has a lane of its own to each inbox it sends to, made
+// on its first send there (the doorbell's mapping is shared by the threads).
+// So a send takes no lock: the thread writes its own ring and publishes its
+// write index, and frames from one thread to one port keep their order.
+//
+// The one writer of a lane is its thread. The other party is disconnect
+// (the receiver has ended: reclaim what the lane still holds), which must
+// not walk the ring while its writer writes. A writer marks `writing`,
+// issues a light fence and looks at `dropped`; disconnect sets `dropped`,
+// issues a heavy fence (os/asymmetric_fence.hpp) and waits for `writing` to
+// clear: one of the two sees the other, and the writer pays no real fence.
 //
 // Thread-safety: every member may be called from any thread.
 #pragma once
@@ -18,11 +25,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace isolated::detail {
 
@@ -46,20 +53,21 @@ class Outbox {
   // free the slots once drained.
   ~Outbox();
 
-  // Sends one frame to `port` in the inbox named `inbox_name`. A payload
-  // larger than a quarter of the lane goes out of line. Blocks only while the
-  // lane is full and the receiver lives. Throws isolated::Error if the name is
-  // not an inbox's or no lane slot is free.
+  // Sends one frame to `port` in the inbox named `inbox_name`, through the
+  // calling thread's lane to it. A payload larger than a quarter of the lane
+  // goes out of line. Blocks only while the lane is full and the receiver
+  // lives. Throws isolated::Error if the name is not an inbox's or no lane
+  // slot is free.
   SendResult send(std::string_view inbox_name, std::uint64_t port, FrameKind kind,
                   std::uint16_t flags, std::span<const std::byte> payload);
 
-  // Forgets an inbox whose owner has ended: what our lane still held for it is
-  // never going to be read, so the segments those frames name (out-of-line
-  // payloads, transferables) are unlinked here.
+  // Forgets an inbox whose owner has ended: what the lanes of this process
+  // still held for it is never going to be read, so the segments those frames
+  // name (out-of-line payloads, transferables) are unlinked here.
   void abandon(std::string_view inbox_name);
 
-  // Waits until the receiver has taken every frame this process sent to
-  // `inbox_name` out of the lane, or is gone. Returns false if it is gone.
+  // Waits until the receiver has taken every frame the calling thread sent to
+  // `inbox_name` out of its lane, or is gone. Returns false if it is gone.
   bool wait_drained(std::string_view inbox_name);
 
   // The largest payload that travels inside the lane.
@@ -68,38 +76,52 @@ class Outbox {
   }
 
  private:
-  struct Connection {
-    // Set once the connection is dropped (disconnect): a thread that cached
-    // it connects anew.
-    std::atomic<bool> dropped{false};
+  // The doorbell of an inbox this process sends to, mapped once for all its
+  // threads' lanes.
+  struct Receiver {
     MappedDoorbell doorbell;
     DoorbellHeader* header = nullptr;  // doorbell.header, used on every send
     int owner_pid = 0;
-    Segment lane;
-    LaneWriter writer;
-    std::uint32_t slot = 0;
-    std::mutex mutex;  // serializes this process's writers of the lane
+    // The receiver parks with membarrier and this process is registered: a
+    // compiler barrier rings the doorbell (doorbell.hpp).
+    bool light_ring = false;
   };
 
-  // The connection to `inbox_name`, made on first use; null if the inbox is
-  // gone. Shared, so a thread still sending keeps it while another drops it.
-  std::shared_ptr<Connection> connect(std::string_view inbox_name);
-  // connect, through a one-entry cache per thread: a thread that sends to
-  // one inbox again and again takes no lock and hashes no name.
-  Connection* connection_for(std::string_view inbox_name);
-  std::shared_ptr<Connection> open_connection(std::string_view inbox_name);
-  // Drops the connection to an inbox that is gone, and our lane's name with it.
+ public:
+  // One sending thread's lane to one inbox (see above). Public for the
+  // thread's table of its lanes (outbox.cpp); nothing else uses it.
+  struct Lane {
+    std::shared_ptr<Receiver> receiver;
+    Segment segment;
+    LaneWriter writer;
+    std::uint32_t slot = 0;
+    std::atomic<bool> dropped{false};  // the receiver is gone (disconnect)
+    std::atomic<bool> writing{false};  // the writer is writing a frame
+    std::atomic<bool> retired{false};  // the writer's thread has ended
+
+    // Tells the receiver the lane is finished, so it frees the slot once
+    // drained. Once.
+    void retire() noexcept;
+  };
+
+ private:
+  // The calling thread's lane to `inbox_name`, made on first use; null if the
+  // inbox is gone.
+  Lane* lane_for(std::string_view inbox_name);
+  std::shared_ptr<Lane> open_lane(std::string_view inbox_name);
+  std::shared_ptr<Receiver> open_receiver(std::string_view inbox_name);
+  // Drops every lane to an inbox that is gone, and their names.
   void disconnect(std::string_view inbox_name);
-  SendResult write(Connection& connection, std::uint64_t port, FrameKind kind, std::uint16_t flags,
+  SendResult write(Lane& lane, std::uint64_t port, FrameKind kind, std::uint16_t flags,
                    std::span<const std::byte> payload);
-  SendResult write_out_of_line(Connection& connection, std::uint64_t port, FrameKind kind,
+  SendResult write_out_of_line(Lane& lane, std::uint64_t port, FrameKind kind,
                                std::uint16_t flags, std::span<const std::byte> payload);
   // The inbox's state says it takes frames (no system call).
-  static bool inbox_accepting(const Connection& connection) noexcept;
+  static bool inbox_accepting(const Receiver& receiver) noexcept;
   // ... and its owner process exists.
-  static bool receiver_alive(const Connection& connection) noexcept;
+  static bool receiver_alive(const Receiver& receiver) noexcept;
 
-  // Lets connections_ be searched by string_view: no string is built per send.
+  // Lets the tables be searched by string_view: no string is built per send.
   struct NameHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view name) const noexcept {
@@ -109,9 +131,12 @@ class Outbox {
 
   Options options_;
   const std::uint64_t id_;  // tells this outbox from one that had its address before
-  std::shared_mutex connections_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Connection>, NameHash, std::equal_to<>>
-      connections_;
+  const bool registered_;   // this process is registered for membarrier
+  std::mutex mutex_;        // guards the two tables, never held while sending
+  std::unordered_map<std::string, std::shared_ptr<Receiver>, NameHash, std::equal_to<>> receivers_;
+  // Every lane of every thread, by inbox: for abandon and the destructor.
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Lane>>, NameHash, std::equal_to<>>
+      lanes_;
 };
 
 }  // namespace isolated::detail
