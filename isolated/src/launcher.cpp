@@ -15,6 +15,7 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/posix.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -64,12 +65,12 @@ class BlockedSignals {
 //  - Every signal the parent handles goes back to its default action (as
 //    posix_spawn does), then the child's mask is the launcher thread's again.
 //  - The child is killed when the launcher thread (its parent thread) ends.
-//  - It inherits no descriptor but stdin, stdout and stderr: every other one
-//    is marked close-on-exec. bp::limit_handles would do this too, but it
-//    allocates after the fork, which deadlocks now and then under
-//    AddressSanitizer.
-//  - Then what LaunchOptions asks for: other stdout and stderr, no core
-//    file, a process group of its own.
+//  - It inherits no descriptor but stdin, stdout and stderr (or those the
+//    options give) and the one kept as fd 3: every other one is marked
+//    close-on-exec. bp::limit_handles would do this too, but it allocates
+//    after the fork, which deadlocks now and then under AddressSanitizer.
+//  - Then what else LaunchOptions asks for: no core file, a process group of
+//    its own.
 class PrepareChild : public bp::extend::handler {
  public:
   PrepareChild(const sigset_t& mask, const LaunchOptions& options) noexcept
@@ -88,11 +89,19 @@ class PrepareChild : public bp::extend::handler {
     }
     ::sigprocmask(SIG_SETMASK, mask_, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // dup2 leaves the copies on 1 and 2 open across exec; the originals are
-    // close-on-exec like every other descriptor.
+    // dup2 leaves the copies on 0, 1 and 2 open across exec; the originals
+    // are close-on-exec like every other descriptor.
+    if (options_->stdin_fd >= 0) ::dup2(options_->stdin_fd, STDIN_FILENO);
     if (options_->stdout_fd >= 0) ::dup2(options_->stdout_fd, STDOUT_FILENO);
     if (options_->stderr_fd >= 0) ::dup2(options_->stderr_fd, STDERR_FILENO);
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // The one descriptor a child keeps (the zygote's socket): dup2 clears
+    // close-on-exec on the copy it makes; on fd 3 itself, fcntl does.
+    if (options_->kept_as_fd3 == 3) {
+      ::fcntl(3, F_SETFD, 0);
+    } else if (options_->kept_as_fd3 >= 0) {
+      ::dup2(options_->kept_as_fd3, 3);
+    }
     if (options_->no_core_dump) {
       const rlimit none{0, 0};
       ::setrlimit(RLIMIT_CORE, &none);

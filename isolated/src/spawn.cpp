@@ -5,6 +5,7 @@
 #include "launcher.hpp"
 #include "supervisor.hpp"
 #include "worker_binary_check.hpp"
+#include "zygote_client.hpp"
 #include "common/src/os/environment.hpp"
 #include "common/src/shm/segment.hpp"
 #include "worker/src/boot.hpp"
@@ -38,9 +39,7 @@ std::uint64_t next_spawn_id() {
 }
 
 // The boot record in a fresh segment: [u64 length][msgpack record].
-Segment write_boot_record(const BootRecord& boot) {
-  std::vector<std::byte> bytes;
-  encode(boot, bytes);
+Segment write_boot_record(std::span<const std::byte> bytes) {
   Segment segment = Segment::create(SegmentKind::boot, sizeof(std::uint64_t) + bytes.size());
   const std::uint64_t length = bytes.size();
   std::memcpy(segment.data(), &length, sizeof length);
@@ -64,6 +63,39 @@ struct Launched {
   int pid;
   SendPort control;
 };
+
+struct StartedWorker {
+  int pid = 0;
+  // Holds the boot record, if it is in a segment: the worker unlinks it once
+  // it read it; if it never gets that far, this does when it goes.
+  Segment boot_record;
+};
+
+// A worker of this program is forked from the zygote where one can serve;
+// any other (a worker binary, or no zygote) is exec'd. Either way the
+// supervisor watches it from here on.
+StartedWorker start_worker(const std::string& program, std::span<const std::byte> boot_record,
+                           const LaunchOptions& options, const ChildWatch& watch) {
+  StartedWorker started;
+  if (program == kThisProgram) {
+    BootRecordHandoff handoff;
+    if (boot_record.size() <= kMaxInlineBootRecord) {
+      handoff.encoded = boot_record;
+    } else {
+      started.boot_record = write_boot_record(boot_record);
+      handoff.segment = started.boot_record.name();
+    }
+    if (const auto pid = start_from_zygote(handoff, options, watch, handshake_timeout())) {
+      started.pid = *pid;
+      return started;
+    }
+  }
+  if (!started.boot_record.valid()) started.boot_record = write_boot_record(boot_record);
+  started.pid = launch_process(program, {std::string(kWorkerFlag), started.boot_record.name()},
+                               options);
+  Supervisor::get().watch(started.pid, watch);
+  return started;
+}
 
 // What a worker runs: code of this program (Isolate::spawn, compute), or
 // another program's ISOLATED_WORKER_MAIN or runner service (spawn_uri).
@@ -107,17 +139,25 @@ Launched launch(const WorkerEntry& entry, std::span<const std::byte> message,
   const auto* first = reinterpret_cast<const std::uint8_t*>(message.data());
   boot.message.assign(first, first + message.size());
 
-  // The worker unlinks the boot record once it read it; if it never gets that
-  // far, `segment` unlinks it here when this function returns.
-  Segment segment = write_boot_record(boot);
+  std::vector<std::byte> encoded;
+  encode(boot, encoded);
+  const ChildWatch watch{boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
+                         std::move(on_end)};
   // Its hello comes to the supervisor port; nobody receives there.
   const ExpectedTraffic hello(runtime);
-  const int pid =
-      launch_process(entry.program, {std::string(kWorkerFlag), segment.name()}, launch_options);
-  Supervisor::get().watch(pid, boot.spawn_id, boot.inbox_name, options.on_exit, options.on_error,
-                          std::move(on_end));
-  SendPort control = Supervisor::get().wait_for_hello(pid, handshake_timeout());
-  return Launched{pid, std::move(control)};
+  // Kept until the hello: it may hold the boot record.
+  const StartedWorker started = start_worker(entry.program, encoded, launch_options, watch);
+  const int pid = started.pid;
+  // Whatever the hello brings, the zygote forks the next spare then.
+  std::optional<SendPort> control;
+  try {
+    control = Supervisor::get().wait_for_hello(pid, handshake_timeout());
+  } catch (...) {
+    replenish_zygote_spare(handshake_timeout());
+    throw;
+  }
+  replenish_zygote_spare(handshake_timeout());
+  return Launched{pid, std::move(*control)};
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ namespace {
 
 struct Child {
   int pidfd = -1;
+  // A helper (the zygote, an unused spare): reaped silently, then this runs.
+  bool helper = false;
+  std::function<void()> on_helper_end;
   std::uint64_t spawn_id = 0;
   std::string inbox_name;           // chosen by us, in its boot record
   std::optional<SendPort> control;  // known once it said hello
@@ -114,7 +117,14 @@ struct Supervisor::State {
 
   void serve();
   void end(int pid);
+  void end_helper(int pid, int pidfd);
   void apply(Child& child, Report kind, const Message& report);
+  // With the mutex held: `child` is watched for `watch`, with the reports it
+  // sent before.
+  void take_watch_locked(int pid, Child& child, const ChildWatch& watch);
+  // Opens a pidfd for child `pid` and adds it to the epoll set under `pid`,
+  // with `record` (under the mutex) filling the child's record.
+  void start_watching(int pid, const std::function<void(Child&)>& record);
 };
 
 void Supervisor::attach_to_runtime() {
@@ -137,36 +147,58 @@ Supervisor::Supervisor() : state_(new State) {
   state_->thread.detach();
 }
 
-void Supervisor::watch(int pid, std::uint64_t spawn_id, std::string inbox_name,
-                       std::optional<SendPort> on_exit,
-                       std::optional<SendPort> on_error,
-                       std::function<void(const ExitInfo&)> on_end) {
+void Supervisor::State::take_watch_locked(int pid, Child& child, const ChildWatch& watch) {
+  child.spawn_id = watch.spawn_id;
+  child.inbox_name = watch.inbox_name;
+  if (watch.on_exit) child.exit_listeners.emplace_back(*watch.on_exit, Message());
+  if (watch.on_error) child.error_listeners.push_back(*watch.on_error);
+  child.on_end = watch.on_end;
+  // Reports it sent before we got here.
+  std::erase_if(unclaimed, [&](const State::Unclaimed& early) {
+    if (early.pid != pid) return false;
+    try {
+      apply(child, early.kind, early.report);
+    } catch (const std::exception&) {  // malformed: dropped
+    }
+    return true;
+  });
+}
+
+void Supervisor::State::start_watching(int pid, const std::function<void(Child&)>& record) {
   // A pidfd works on a child that already ended, as long as it is unreaped.
   const int pidfd = static_cast<int>(
       checked("pidfd_open", [&] { return ::syscall(SYS_pidfd_open, pid, 0); }));
   {
-    std::lock_guard lock(state_->mutex);
-    Child& child = state_->children[pid];
+    std::lock_guard lock(mutex);
+    Child& child = children[pid];
     child.pidfd = pidfd;
-    child.spawn_id = spawn_id;
-    child.inbox_name = std::move(inbox_name);
-    if (on_exit) child.exit_listeners.emplace_back(*on_exit, Message());
-    if (on_error) child.error_listeners.push_back(*on_error);
-    child.on_end = std::move(on_end);
-    // Reports it sent before we got here.
-    std::erase_if(state_->unclaimed, [&](const State::Unclaimed& early) {
-      if (early.pid != pid) return false;
-      try {
-        state_->apply(child, early.kind, early.report);
-      } catch (const std::exception&) {  // malformed: dropped
-      }
-      return true;
-    });
+    record(child);
   }
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.fd = pid;
-  checked("epoll_ctl", [&] { return ::epoll_ctl(state_->epoll_fd, EPOLL_CTL_ADD, pidfd, &event); });
+  checked("epoll_ctl", [&] { return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pidfd, &event); });
+}
+
+void Supervisor::watch(int pid, const ChildWatch& watch) {
+  state_->start_watching(pid, [&](Child& child) { state_->take_watch_locked(pid, child, watch); });
+}
+
+void Supervisor::watch_helper(int pid, std::function<void()> on_end) {
+  state_->start_watching(pid, [&](Child& child) {
+    child.helper = true;
+    child.on_helper_end = std::move(on_end);
+  });
+}
+
+bool Supervisor::adopt_spare(int pid, const ChildWatch& watch) {
+  std::lock_guard lock(state_->mutex);
+  const auto found = state_->children.find(pid);
+  if (found == state_->children.end() || !found->second.helper || found->second.ended) return false;
+  found->second.helper = false;
+  found->second.on_helper_end = nullptr;
+  state_->take_watch_locked(pid, found->second, watch);
+  return true;
 }
 
 SendPort Supervisor::wait_for_hello(int pid, std::chrono::milliseconds timeout) {
@@ -285,6 +317,20 @@ void Supervisor::State::serve() {
   }
 }
 
+void Supervisor::State::end_helper(int pid, int pidfd) {
+  ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, pidfd, nullptr);
+  siginfo_t info{};
+  retry_on_eintr([&] { return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED); });
+  ::close(pidfd);
+  std::function<void()> on_end;
+  {
+    std::lock_guard lock(mutex);
+    on_end = std::move(children[pid].on_helper_end);
+    children.erase(pid);
+  }
+  if (on_end) on_end();
+}
+
 void Supervisor::State::end(int pid) {
   int pidfd = -1;
   {
@@ -299,6 +345,18 @@ void Supervisor::State::end(int pid) {
   if (retry_on_eintr([&] {
         return ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOWAIT);
       }) != 0) {
+    return;
+  }
+  bool helper = false;
+  {
+    // Decided now that it has ended: a spare adopted until now is a child.
+    std::lock_guard lock(mutex);
+    Child& record = children[pid];
+    helper = record.helper;
+    if (helper) record.ended = true;  // adopt_spare refuses it from now on
+  }
+  if (helper) {
+    end_helper(pid, pidfd);
     return;
   }
 

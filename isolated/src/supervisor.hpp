@@ -17,15 +17,33 @@
 
 namespace isolated::detail {
 
+// What the supervisor is told of a child it is to watch.
+struct ChildWatch {
+  std::uint64_t spawn_id = 0;
+  std::string inbox_name;  // as its boot record names it
+  std::optional<SendPort> on_exit;
+  std::optional<SendPort> on_error;
+  std::function<void(const ExitInfo&)> on_end;
+};
+
 class Supervisor {
  public:
   // The supervisor of this process, started on first use.
   static Supervisor& get();
 
-  // Starts watching a child that was just launched for spawn `spawn_id`.
-  void watch(int pid, std::uint64_t spawn_id, std::string inbox_name,
-             std::optional<SendPort> on_exit,
-             std::optional<SendPort> on_error, std::function<void(const ExitInfo&)> on_end);
+  // Starts watching a child that was just launched (exec'd).
+  void watch(int pid, const ChildWatch& watch);
+
+  // Watches a helper child of the spawning side: the zygote, or a spare it
+  // pre-forked (zygote_client.hpp). When it ends it is reaped, nobody is
+  // told but `on_end` (called on the supervisor's thread), and it leaves no
+  // inbox to remove.
+  void watch_helper(int pid, std::function<void()> on_end = {});
+
+  // A spare, watched as a helper, that is about to get its boot record
+  // becomes a watched child. False if it has ended (and been reaped)
+  // already: then it is no child of ours any more.
+  bool adopt_spare(int pid, const ChildWatch& watch);
 
   // Waits for the child's hello. Returns its control port; throws
   // IsolateSpawnError if the child ends first or `timeout` passes (and then

@@ -13,6 +13,7 @@
 #include "common/src/transport/doorbell.hpp"
 #include "support/child_program.hpp"
 #include "support/deadlines.hpp"
+#include "support/isolate_children.hpp"
 
 #include <isolated/isolated.hpp>
 
@@ -302,6 +303,8 @@ TEST_CASE("isolated-ps --gc removes every segment of a SIGKILLed root and none o
   REQUIRE(::kill(root_pid, SIGKILL) == 0);
   // The worker dies by its death signal, as an orphan of ours: reap it.
   REQUIRE(eventually([&] { return ::waitpid(worker_pid, nullptr, WNOHANG) == worker_pid; }));
+  // Its zygote and spare are orphans too.
+  CHECK(test::reap_orphans({root_pid}, deadline_of(10s)));
   // Right after a SIGKILL the root is often a zombie that its parent has not
   // reaped yet: it has ended all the same. Both ways are tried.
   const bool root_reaped = GENERATE(false, true);

@@ -8,7 +8,7 @@
 #include <isolated/isolated.hpp>
 
 #include "support/deadlines.hpp"
-#include "support/leftovers.hpp"
+#include "support/isolate_children.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -93,13 +93,13 @@ TEST_CASE("a pool of 4 whose runners are SIGKILLed every 50 ms for 10 s loses no
   std::atomic<bool> stop{false};
   auto busy = std::async(std::launch::async, [&] { return keep_the_pool_busy(pool, stop); });
 
-  // The runners are this process's only children; kill one at random.
+  // The runners are this process's only isolate children; kill one at random.
   std::mt19937 random(20261130);
   int kills = 0;
   const auto end = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(50ms);
-    const std::vector<int> children = live_children();
+    const std::vector<int> children = isolate_children();
     if (children.empty()) continue;
     const int victim = children[std::uniform_int_distribution<std::size_t>(
         0, children.size() - 1)(random)];

@@ -376,3 +376,17 @@ TEST_CASE("a task queued behind one that timed out runs on another runner, using
   REQUIRE(ready(other));
   CHECK(eventually([&] { return pool.size() == 2; }));
 }
+
+TEST_CASE("a pool of 256 runners starts them all, and each runs a task", "[pool][balancer]") {
+  // In parallel, through the zygote; the root hears from 256 processes at once.
+  auto pool = LoadBalancer::create(256, [] { return IsolateRunner::spawn(); });
+  CHECK(pool.size() == 256);
+  auto all = pool.run_multiple(256, &my_pid, 0);
+  std::set<int> pids;
+  for (auto& future : all) {
+    REQUIRE(future.wait_for(deadline_of(60s)) == std::future_status::ready);
+    pids.insert(future.get());
+  }
+  CHECK(pids.size() == 256);
+  pool.close();
+}

@@ -4,6 +4,7 @@
 #include "examples/readme_examples.hpp"
 #include "support/child_program.hpp"
 #include "support/deadlines.hpp"
+#include "support/isolate_children.hpp"
 #include "support/leftovers.hpp"
 
 #include <sys/wait.h>
@@ -36,10 +37,10 @@ std::string example(const std::string& source, const std::string& name) {
 // The example leaves its worker to end by itself; wait for that.
 void wait_for_children_to_end() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!isolated::test::live_children().empty() && std::chrono::steady_clock::now() < deadline) {
+  while (!isolated::test::isolate_children().empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  CHECK(isolated::test::live_children().empty());
+  CHECK(isolated::test::isolate_children().empty());
 }
 
 }  // namespace

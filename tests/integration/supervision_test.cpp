@@ -14,6 +14,7 @@
 #include <isolated/testing/catch2.hpp>
 
 #include "support/deadlines.hpp"
+#include "support/isolate_children.hpp"
 
 #include <signal.h>
 #include <sys/types.h>
@@ -453,6 +454,8 @@ TEST_CASE("a parent's death takes its children with it", "[integration][supervis
   CHECK(WIFSIGNALED(status));
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
   CHECK_FALSE(exists(leaf));
+  // The middle's other children, its zygote and spare, are orphans too.
+  CHECK(isolated::test::reap_orphans({}, deadline_of(10s)));
 
   // DESIGN §6/§11: a dead isolate's segments are unlinked. The leaf's parent
   // is dead, so only its session's root can do it.

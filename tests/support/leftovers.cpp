@@ -16,12 +16,17 @@ namespace isolated::test {
 std::vector<int> live_children() {
   // Nothing is reaped here: the library's supervisor reaps its children, and
   // a zombie it left behind is a leftover too.
+  return children_of(static_cast<int>(::getpid()));
+}
+
+std::vector<int> children_of(int pid) {
   std::vector<int> pids;
   std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
     std::ifstream children(task.path() / "children");
-    int pid = 0;
-    while (children >> pid) pids.push_back(pid);
+    int child = 0;
+    while (children >> child) pids.push_back(child);
   }
   return pids;
 }

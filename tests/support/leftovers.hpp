@@ -11,6 +11,11 @@ namespace isolated::test {
 // With PR_SET_CHILD_SUBREAPER set, orphaned grandchildren count too.
 std::vector<int> live_children();
 
+// Pids of the children of process `pid` (of all its threads). A test that
+// SIGKILLs a process that spawned asks first: they are orphans then (its
+// isolates, its zygote and spare), re-parented to the suite, which reaps them.
+std::vector<int> children_of(int pid);
+
 // Kills (SIGKILL) and reaps the given children of this process.
 void kill_and_reap(const std::vector<int>& pids);
 

@@ -7,7 +7,9 @@
 #include "suite.hpp"
 
 #include "deadlines.hpp"
+#include "isolate_children.hpp"
 #include "leftovers.hpp"
+#include "isolated/src/zygote_client.hpp"
 #include "common/src/shm/names.hpp"
 
 #include <sys/mman.h>
@@ -31,7 +33,12 @@ int run_suite(int argc, char** argv, const std::vector<std::string>& still_in_us
   // is still on its way out (it says goodbye, exits, and is reaped with its
   // segments): let such children end by themselves. One that does not within
   // the deadline is a leftover.
-  eventually([] { return isolated::test::live_children().empty(); }, std::chrono::seconds(5));
+  eventually([] { return isolated::test::isolate_children().empty(); }, std::chrono::seconds(5));
+  // The zygote and its spare live as long as the process; they must go when
+  // asked, and leave nothing behind.
+  if (!isolated::detail::stop_zygote(deadline_of(std::chrono::seconds(10)))) {
+    std::fprintf(stderr, "LEFTOVER: the zygote or its spare did not end when stopped\n");
+  }
   const auto children = isolated::test::live_children();
   for (const int pid : children) {
     std::fprintf(stderr, "LEFTOVER: child process %d is still running\n", pid);

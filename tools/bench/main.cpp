@@ -5,12 +5,14 @@
 //   isolated-bench transport [--quick]
 //   isolated-bench transfer [--quick]
 //   isolated-bench pool [--quick]
+//   isolated-bench spawn [--quick] [--pin-children]
 //   isolated-bench testing [--quick]
 #include "peers.hpp"
 #include "pinning.hpp"
 #include "stats.hpp"
 #include "pool_bench.hpp"
 #include "ports_bench.hpp"
+#include "spawn_bench.hpp"
 #include "testing_bench.hpp"
 #include "transfer_bench.hpp"
 #include "transport_bench.hpp"
@@ -108,7 +110,9 @@ int transport(bool quick) {
 }
 
 void usage() {
-  std::fprintf(stderr, "usage: isolated-bench ports|transport|transfer|pool|testing [--quick]\n");
+  std::fprintf(stderr,
+               "usage: isolated-bench ports|transport|transfer|pool|spawn|testing [--quick]"
+               " [--pin-children (spawn)]\n");
 }
 
 }  // namespace
@@ -116,12 +120,19 @@ void usage() {
 int main(int argc, char** argv) {
   isolated::init(argc, argv);  // the transfer bench's receiver is a worker isolate
   const std::string_view what = argc > 1 ? argv[1] : "";
-  const bool quick = argc > 2 && std::string_view(argv[2]) == "--quick";
+  const auto has_flag = [&](std::string_view flag) {
+    for (int i = 2; i < argc; ++i) {
+      if (std::string_view(argv[i]) == flag) return true;
+    }
+    return false;
+  };
+  const bool quick = has_flag("--quick");
   try {
     if (what == "ports") return isolated::bench::ports(quick);
     if (what == "transport") return transport(quick);
     if (what == "transfer") return isolated::bench::transfer(quick);
     if (what == "pool") return isolated::bench::pool(quick);
+    if (what == "spawn") return isolated::bench::spawn(quick, has_flag("--pin-children"));
     if (what == "testing") return isolated::bench::testing(quick);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isolated-bench %s failed: %s\n", argv[1], e.what());

@@ -10,7 +10,9 @@
 #include <isolated/send_port.hpp>
 
 #include <cstdint>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +62,16 @@ void set_binary_main(BinaryMain main);
 // If this process was started as a worker (argv[1] is kWorkerFlag), runs the
 // isolate and ends the process; otherwise returns.
 void run_worker_if_spawned(int argc, char** argv);
+
+// What a worker does once it runs, however it was started (exec'd with
+// kWorkerFlag, or forked by the zygote, isolated/src/zygote_spare.cpp): reads
+// the boot record of that name (a segment: [u64 length][msgpack record]),
+// joins the session, names itself, starts the runtime, installs the crash
+// handler, greets its parent, runs the entry and the event loop, and ends the
+// process.
+[[noreturn]] void run_worker(std::string_view boot_record_name);
+// The same with the msgpack record itself (the zygote's spare gets it inline).
+[[noreturn]] void run_worker(std::span<const std::byte> encoded_boot_record);
 
 // Otherwise: starts this process's runtime as a root isolate, whose session's
 // segments go when it ends (isolated::init, a worker binary started by hand).

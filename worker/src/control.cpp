@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <tuple>
+#include <utility>
 
 namespace isolated::detail {
 void Runtime::apply_control(const Message& command) {
@@ -129,7 +130,18 @@ void Runtime::forward_to_parent(const Message& command) {
   post(*config_.parent_supervisor, bytes, FrameKind::message);
 }
 
+void Runtime::set_before_exit(std::function<void()> step) {
+  std::lock_guard lock(mutex_);
+  before_exit_ = std::move(step);
+}
+
 void Runtime::exit_process(int code) {
+  std::function<void()> before_exit;
+  {
+    std::lock_guard lock(mutex_);
+    before_exit = std::exchange(before_exit_, nullptr);
+  }
+  if (before_exit) before_exit();
   if (config_.parent_supervisor) {
     // Say goodbye, and make sure the parent took it before the process ends,
     // so it can tell this clean exit from a crash.

@@ -57,6 +57,7 @@ std::atomic<const ModuleSnapshot*> g_snapshot{nullptr};
 std::atomic<pid_t> g_writer{0};        // the thread writing the report
 std::atomic<bool> g_salvaging{false};  // the writer faulted and is publishing
 std::atomic<int> g_first_signal{0};
+std::atomic<bool> g_prepared{false};  // the handlers are in place
 static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<bool>::is_always_lock_free &&
               std::atomic<int>::is_always_lock_free);
 
@@ -263,11 +264,10 @@ void install_crash_signal_stack() {
   if (::sigaltstack(&stack, nullptr) != 0) throw_system_error("sigaltstack", errno);
 }
 
-void install_crash_handler(CrashReportArea& area) {
+void prepare_crash_handler() {
   auto* snapshot = new ModuleSnapshot{{}, g_snapshot.load(std::memory_order_acquire)};
   ::dl_iterate_phdr(collect_module, &snapshot->modules);
   g_snapshot.store(snapshot, std::memory_order_release);
-  g_area.store(&area, std::memory_order_release);
 
   // Warm up the unwinder now: binds its lazy symbols and lets libgcc set up
   // whatever it allocates on first use, outside any signal handler.
@@ -287,6 +287,13 @@ void install_crash_handler(CrashReportArea& area) {
   for (const int signal : kFatalSignals) {
     if (::sigaction(signal, &action, nullptr) != 0) throw_system_error("sigaction", errno);
   }
+  g_prepared.store(true, std::memory_order_release);
+}
+
+void install_crash_handler(CrashReportArea& area) {
+  // A worker forked from the zygote inherits what the zygote prepared.
+  if (!g_prepared.load(std::memory_order_acquire)) prepare_crash_handler();
+  g_area.store(&area, std::memory_order_release);
 }
 
 }  // namespace isolated::detail

@@ -9,8 +9,10 @@ namespace isolated::detail {
 
 // Installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP and
 // SIGSYS, and an alternate signal stack for the calling thread (so a stack
-// overflow is reported too). Snapshots the loaded modules now (dlopen'd later:
-// call again). The handler, async-signal-safe, fills `area` (the packet of
+// overflow is reported too), unless prepare_crash_handler did so already (in
+// the zygote, whose children inherit all that). Snapshots the loaded modules
+// then (dlopen'd later: call prepare_crash_handler again). The handler,
+// async-signal-safe, fills `area` (the packet of
 // crash_packet.hpp) and then ends the process by the same signal, so the
 // parent's waitpid sees WIFSIGNALED with it. A fault inside the handler
 // publishes what was written and ends the process by the first signal; it
@@ -21,6 +23,11 @@ namespace isolated::detail {
 // signals (under ASan: ASan's own SEGV/BUS/FPE report; see the test file).
 // Throws isolated::Error if a handler or the signal stack cannot be set up.
 void install_crash_handler(CrashReportArea& area);
+
+// All of install_crash_handler but the area: until one is given, a fatal
+// signal ends the process by the same signal with no report. The zygote
+// calls it once, for every worker it forks. Throws as install_crash_handler.
+void prepare_crash_handler();
 
 // Gives the calling thread an alternate signal stack, so that a stack
 // overflow on this thread is reported instead of killing the process

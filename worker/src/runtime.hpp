@@ -147,6 +147,9 @@ class Runtime {
   bool report_uncaught_error(const std::string& description, const std::string& stack);
   // Says goodbye to the parent (a clean exit) and ends the process.
   [[noreturn]] void exit_process(int code);
+  // Runs first in exit_process, once (the spawning side ends its zygote
+  // there, so that a worker leaves no orphan behind).
+  void set_before_exit(std::function<void()> step);
 
   // Control commands, decoded from the control port.
   void apply_control(const Message& command);
@@ -233,6 +236,7 @@ class Runtime {
   std::vector<std::pair<SendPort, Message>> exit_listeners_;
   std::vector<SendPort> error_listeners_;
   std::function<void(Message)> supervisor_handler_;
+  std::function<void()> before_exit_;
 
   std::thread service_thread_;
   std::thread event_thread_;  // the root's; a worker runs events on its main thread

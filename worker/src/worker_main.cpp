@@ -32,16 +32,19 @@ namespace {
   ::_exit(71);
 }
 
+BootRecord decode_boot_record(std::span<const std::byte> encoded) {
+  return Message::decode(encoded).as<BootRecord>();
+}
+
 BootRecord read_boot_record(std::string_view name) {
   Segment segment = Segment::open(name, SegmentKind::boot);
   segment.unlink();  // the name has done its job
   std::uint64_t length = 0;
   std::memcpy(&length, segment.data(), sizeof length);
   if (length > segment.size() - sizeof length) throw DecodeError("boot record longer than its segment");
-  const Message message =
-      Message::decode(std::span<const std::byte>(segment.data() + sizeof length, length));
-  return message.as<BootRecord>();
+  return decode_boot_record(std::span<const std::byte>(segment.data() + sizeof length, length));
 }
+
 
 void set_process_name(const std::string& debug_name) {
   if (debug_name.empty()) return;
@@ -95,27 +98,20 @@ std::function<void(Message)> entry_of(const BootRecord& boot) {
   throw DecodeError("unknown entry kind " + std::to_string(boot.entry_kind));
 }
 
-}  // namespace
-
-void set_binary_main(BinaryMain main) { binary_main = main; }
-
-void start_root_runtime() {
-  RuntimeConfig config;
-  config.debug_name = "main";
-  Runtime::start(std::move(config));
-  remove_session_segments_at_exit();
-}
-
-void run_worker_if_spawned(int argc, char** argv) {
-  if (argc < 3 || std::string_view(argv[1]) != kWorkerFlag) return;
-  BootRecord boot;
+template <class Read>
+BootRecord boot_record_or_fail(Read read) {
   try {
-    boot = read_boot_record(argv[2]);
+    return read();
   } catch (const std::exception& e) {
     fail(std::string("cannot read the boot record: ") + e.what());
   }
-  // PR_SET_PDEATHSIG was set before exec; if the parent died before that,
-  // we were re-parented already and must not run.
+}
+
+// Everything after the boot record was read.
+[[noreturn]] void run_worker_with(const BootRecord& boot) {
+  // PR_SET_PDEATHSIG was set before exec (or right after the zygote's clone);
+  // if the parent died before that, we were re-parented already and must not
+  // run.
   if (::getppid() != boot.parent_pid) ::_exit(72);
   join_session(boot.root_pid);
   set_process_name(boot.debug_name);
@@ -160,6 +156,30 @@ void run_worker_if_spawned(int argc, char** argv) {
   }
   runtime.run_event_loop();
   runtime.exit_process(0);
+}
+
+}  // namespace
+
+void set_binary_main(BinaryMain main) { binary_main = main; }
+
+void start_root_runtime() {
+  RuntimeConfig config;
+  config.debug_name = "main";
+  Runtime::start(std::move(config));
+  remove_session_segments_at_exit();
+}
+
+void run_worker_if_spawned(int argc, char** argv) {
+  if (argc < 3 || std::string_view(argv[1]) != kWorkerFlag) return;
+  run_worker(argv[2]);
+}
+
+void run_worker(std::string_view boot_record_name) {
+  run_worker_with(boot_record_or_fail([&] { return read_boot_record(boot_record_name); }));
+}
+
+void run_worker(std::span<const std::byte> encoded_boot_record) {
+  run_worker_with(boot_record_or_fail([&] { return decode_boot_record(encoded_boot_record); }));
 }
 
 }  // namespace isolated::detail
