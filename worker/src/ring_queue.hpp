@@ -31,6 +31,13 @@ class RingQueue {
     slots_[(head_ + --size_) & (slots_.size() - 1)] = T();
   }
 
+  // The oldest element, moved into `out`. The queue must not be empty.
+  void pop_front_into(T& out) noexcept {
+    out = std::move(slots_[head_]);  // leaves the slot empty (a moved-from T)
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+  }
+
   // The oldest element, taken out. The queue must not be empty.
   T pop_front() noexcept {
     T value = std::move(slots_[head_]);  // leaves the slot empty (a moved-from T)

@@ -140,8 +140,9 @@ bool Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline, 
   RingQueue<Message>* queue = nullptr;
   Handoff handoff;
   handoff.port = id;
+  handoff.into = &out;
   const auto has_message = [&] {
-    if (handoff.message) return true;
+    if (handoff.filled) return true;
     const auto port = ports_.find(id);
     if (port == ports_.end()) throw PortClosed("the port is closed");
     queue = &port->second.queue;
@@ -152,7 +153,7 @@ bool Runtime::take(std::uint64_t id, std::optional<Clock::time_point> deadline, 
     ~Waiting() { waiting_receive = nullptr; }
   } waiting(handoff);
   if (!await_locked(lock, has_message, deadline, &handoff.seen)) return false;
-  out = handoff.message ? std::move(*handoff.message) : queue->pop_front();
+  if (!handoff.filled) queue->pop_front_into(out);
   return true;
 }
 
@@ -333,7 +334,7 @@ bool Runtime::drain_locked() {
           // Bytes in the lane are copied out of the sender's memory before
           // they are parsed; an out-of-line message is a private copy already
           // (Delivery::owner), referred to as it is.
-          into = Message::decode(delivery.bytes, delivery.owner);
+          decode_message_into(into, delivery.bytes, delivery.owner);
           into.adopt_transferables();
           return true;
         } catch (const Error& e) {
@@ -348,13 +349,13 @@ bool Runtime::drain_locked() {
         if (!decode(list.emplace_back())) list.pop_back();
         return;
       }
-      if (receive != nullptr && receive->port == delivery.port && !receive->message &&
+      if (receive != nullptr && receive->port == delivery.port && !receive->filled &&
           local_changes_.load(std::memory_order_acquire) == receive->seen) {
         // For the receive this very thread waits in, whose port's queue was
         // empty when it looked (nothing was queued, listened to or closed
-        // since: each of those bumps local_changes_): no queue between.
-        Message message;
-        if (decode(message)) receive->message = std::move(message);
+        // since: each of those bumps local_changes_): decoded straight into
+        // what receive() returns.
+        receive->filled = decode(*receive->into);
         return;
       }
       if (delivery.port != last_id || last_port == nullptr) {

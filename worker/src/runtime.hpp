@@ -95,7 +95,8 @@ class Runtime {
   struct Handoff {
     std::uint64_t port = 0;
     std::uint32_t seen = 0;  // local_changes_ when the port's queue was seen empty
-    std::optional<Message> message;
+    Message* into = nullptr;  // where the message goes: receive()'s return value
+    bool filled = false;
   };
 
   // ---- ports

@@ -48,6 +48,8 @@ std::string_view to_string(MessageKind kind) noexcept;
 class Message;
 namespace detail {
 Message message_from_object(const msgpack::object& object);
+void decode_message_into(Message& out, std::span<const std::byte> bytes,
+                         std::shared_ptr<const void> keep_alive);
 }  // namespace detail
 
 class Message {
@@ -147,6 +149,8 @@ class Message {
   // each block is handed over once).
   std::shared_ptr<detail::TransferTable> transfers_;
   friend Message detail::message_from_object(const msgpack::object& object);
+  friend void detail::decode_message_into(Message&, std::span<const std::byte>,
+                                          std::shared_ptr<const void>);
 };
 
 namespace detail {
@@ -168,6 +172,11 @@ inline constexpr bool holds_no_transferable =
 // A Message holding a part of another one (a Message member of a user
 // struct); the part is encoded anew.
 Message message_from_object(const msgpack::object& object);
+
+// Message::decode into `out` (the runtime decodes into a queue's slot, with no
+// move after): `out` is replaced, or, if decoding throws, left as it was.
+void decode_message_into(Message& out, std::span<const std::byte> bytes,
+                         std::shared_ptr<const void> keep_alive);
 
 // Appends `bytes` to the packer's stream as they are: they are already a
 // complete msgpack value.

@@ -188,17 +188,32 @@ void Message::decode_tree(std::span<const std::byte> bytes, std::shared_ptr<cons
 }
 
 Message Message::decode(std::span<const std::byte> bytes, std::shared_ptr<const void> keep_alive) {
-  if (bytes.empty()) malformed("it is empty (0 bytes)");
   // One Message, returned as itself (no move on the way out).
   Message message;
-  // A single short value (a number, a short string): no storage at all; a
-  // single string or binary of any size: a copy, and no parser.
-  if (keep_alive == nullptr && (message.decode_inline(bytes) || message.decode_blob(bytes))) {
-    return message;
-  }
-  message.decode_tree(bytes, std::move(keep_alive));
+  detail::decode_message_into(message, bytes, std::move(keep_alive));
   return message;
 }
+
+namespace detail {
+
+void decode_message_into(Message& out, std::span<const std::byte> bytes,
+                         std::shared_ptr<const void> keep_alive) {
+  if (bytes.empty()) malformed("it is empty (0 bytes)");
+  // Into a fresh one first when `out` holds something: it stays as it was if
+  // decoding throws.
+  if (!out.storage_.empty() || out.root_.type != msgpack::type::NIL) {
+    Message fresh;
+    decode_message_into(fresh, bytes, std::move(keep_alive));
+    out = std::move(fresh);
+    return;
+  }
+  // A single short value (a number, a short string): no storage at all; a
+  // single string or binary of any size: a copy, and no parser.
+  if (keep_alive == nullptr && (out.decode_inline(bytes) || out.decode_blob(bytes))) return;
+  out.decode_tree(bytes, std::move(keep_alive));
+}
+
+}  // namespace detail
 
 MessageKind Message::kind() const noexcept { return detail::kind_of(root_); }
 

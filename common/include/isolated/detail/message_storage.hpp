@@ -31,6 +31,7 @@ class StorageRef {
   ~StorageRef() {
     if (storage_ != nullptr) release(storage_);
   }
+  bool empty() const noexcept { return storage_ == nullptr; }
 
  private:
   MessageStorage* storage_ = nullptr;
