@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <tuple>
 #include <utility>
@@ -136,6 +137,13 @@ void Runtime::set_before_exit(std::function<void()> step) {
 }
 
 void Runtime::exit_process(int code) {
+  // Once per process: a second thread here (the entry returned while a kill
+  // arrived) waits for the first one's _exit rather than race it, which could
+  // end the process while the first is half-way through opening a lane.
+  static std::atomic<bool> exiting{false};
+  if (exiting.exchange(true)) {
+    for (;;) ::pause();
+  }
   std::function<void()> before_exit;
   {
     std::lock_guard lock(mutex_);
@@ -153,6 +161,8 @@ void Runtime::exit_process(int code) {
       outbox_.wait_drained(config_.parent_supervisor->inbox_name());
     }
   }
+  // No other thread is left half-way through creating a lane segment.
+  outbox_.freeze_for_exit();
   inbox_.set_state(InboxState::dead);
   // A root takes its session's segments with it; a worker's parent removes
   // what the worker leaves.

@@ -255,6 +255,12 @@ void reclaim(FrameKind kind, std::span<const std::byte> payload) {
 
 }  // namespace
 
+void Outbox::freeze_for_exit() noexcept {
+  // open_lane holds the mutex from Segment::create to register_lane. Taken
+  // and kept: the process ends holding it.
+  mutex_.lock();
+}
+
 void Outbox::disconnect(std::string_view inbox_name) {
   std::vector<std::shared_ptr<Lane>> lanes;
   {

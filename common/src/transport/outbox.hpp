@@ -79,6 +79,12 @@ class Outbox {
   // `inbox_name` out of its lane, or is gone. Returns false if it is gone.
   bool wait_drained(std::string_view inbox_name);
 
+  // For a process about to _exit: waits until no thread is between creating a
+  // lane's segment and registering its name with the receiver (the one moment
+  // a name exists that nobody else could find and remove), and keeps every
+  // other thread from starting one. Never undone.
+  void freeze_for_exit() noexcept;
+
   // The largest payload that travels inside the lane.
   std::size_t max_inline_payload() const noexcept {
     return detail::max_inline_payload(options_.lane_capacity);
