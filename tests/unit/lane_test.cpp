@@ -226,3 +226,106 @@ TEST_CASE("a lane with a foreign header is refused", "[unit][lane]") {
     CHECK_THROWS_AS(LaneReader(lane.segment.data(), lane.segment.size()), Error);
   }
 }
+
+// The producer's reclaim walk (for_each_unconsumed) over a lane whose
+// consumer is hostile: it owns the read index and maps the ring writable.
+namespace {
+
+struct Visited {
+  std::vector<std::vector<std::byte>> payloads;
+};
+
+Visited walk(LaneFixture& lane) {
+  Visited visited;
+  lane.writer.for_each_unconsumed([&](FrameKind kind, std::span<const std::byte> payload) {
+    CHECK((kind == FrameKind::message || kind == FrameKind::control ||
+           kind == FrameKind::out_of_line));
+    visited.payloads.emplace_back(payload.begin(), payload.end());
+  });
+  return visited;
+}
+
+void write_frames(LaneFixture& lane, int count, std::size_t size) {
+  for (int i = 0; i < count; ++i) {
+    REQUIRE(lane.writer.try_write(FrameKind::message, 0, 1, pattern(size, i)));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the reclaim walk visits exactly the frames not consumed", "[unit][lane]") {
+  LaneFixture lane;
+  advance_to(lane, kMinLaneCapacity - 200, kMinLaneCapacity);  // so the frames wrap
+  write_frames(lane, 6, 100);
+  LaneReader::Frame frame{};
+  REQUIRE(lane.reader.next(frame) == LaneReader::Next::frame);
+  lane.reader.consume();
+  const Visited visited = walk(lane);
+  REQUIRE(visited.payloads.size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(same_bytes(visited.payloads[i], pattern(100, i + 1)));
+}
+
+TEST_CASE("a hostile consumer cannot make the reclaim walk read outside its frames",
+          "[unit][lane]") {
+  LaneFixture lane;
+  write_frames(lane, 4, 40);
+  const std::uint64_t written = lane.writer.written();
+  SECTION("a read index that is not aligned") {
+    lane.header().read_index.store(21);
+    CHECK(walk(lane).payloads.empty());
+  }
+  SECTION("a read index past the write index") {
+    lane.header().read_index.store(written + 8);
+    CHECK(walk(lane).payloads.empty());
+  }
+  SECTION("a read index more than a capacity behind") {
+    for (int i = 0; i < 200; ++i) {  // the consumer keeps up, far past one capacity
+      LaneReader::Frame frame{};
+      REQUIRE(lane.reader.next(frame) == LaneReader::Next::frame);
+      lane.reader.consume();
+      write_frames(lane, 1, 40);
+    }
+    REQUIRE(lane.writer.written() > 2 * kMinLaneCapacity);
+    lane.header().read_index.store(0);
+    CHECK(walk(lane).payloads.empty());
+  }
+  SECTION("a frame's length rewritten past the ring") {
+    std::uint32_t huge = 0xfffffff0;
+    std::memcpy(lane.ring() + frame_bytes(40), &huge, sizeof huge);  // the second frame
+    const Visited visited = walk(lane);
+    REQUIRE(visited.payloads.size() == 1);  // stops at the first bad frame
+    CHECK(same_bytes(visited.payloads[0], pattern(40, 0)));
+  }
+  SECTION("a frame's kind rewritten") {
+    std::uint16_t kind = 99;
+    std::memcpy(lane.ring() + 4, &kind, sizeof kind);
+    CHECK(walk(lane).payloads.empty());
+  }
+  SECTION("a wrap marker planted at the start") {
+    std::uint16_t kind = static_cast<std::uint16_t>(FrameKind::wrap);
+    std::memcpy(lane.ring() + 4, &kind, sizeof kind);
+    CHECK(walk(lane).payloads.empty());
+  }
+}
+
+TEST_CASE("random garbage in a lane never crashes the reclaim walk", "[unit][lane]") {
+  std::mt19937_64 random(4321);
+  std::size_t most_visited = 0;
+  for (int round = 0; round < 2000; ++round) {
+    LaneFixture lane;
+    // Fill most of the ring with real frames so the write index is ours...
+    write_frames(lane, static_cast<int>(random() % 30), 1 + random() % 100);
+    // ...then let the consumer rewrite everything it can.
+    for (std::size_t i = 0; i < kMinLaneCapacity; i += 8) {
+      const std::uint64_t word = random();
+      if (random() % 4 == 0) std::memcpy(lane.ring() + i, &word, sizeof word);
+    }
+    lane.header().read_index.store(round % 2 == 0 ? (random() % (kMinLaneCapacity / 8)) * 8 : random());
+    const Visited visited = walk(lane);
+    // Every frame takes at least a header: no more frames than fit the ring.
+    CHECK(visited.payloads.size() <= kMinLaneCapacity / sizeof(FrameHeader));
+    for (const auto& payload : visited.payloads) CHECK(payload.size() <= max_inline_payload(kMinLaneCapacity));
+    most_visited = std::max(most_visited, visited.payloads.size());
+  }
+  CHECK(most_visited > 0);
+}

@@ -129,62 +129,83 @@ LaneReader::Next LaneReader::fail(std::string reason) {
   return Next::corrupt;
 }
 
+FrameAtResult read_frame_at(const std::byte* ring, std::uint32_t capacity, std::uint64_t read_index,
+                            std::uint64_t write_index, FrameAt& at, std::string& fault) {
+  const auto fail = [&](std::string reason) {
+    fault = std::move(reason);
+    return FrameAtResult::corrupt;
+  };
+  if (write_index == read_index) return FrameAtResult::empty;
+  if (write_index < read_index || write_index - read_index > capacity ||
+      write_index % kFrameAlignment != 0) {
+    return fail("write index " + std::to_string(write_index) + " is outside the ring (read index " +
+                std::to_string(read_index) + ", capacity " + std::to_string(capacity) + ")");
+  }
+  const std::uint64_t available = write_index - read_index;
+  const std::size_t position = read_index % capacity;
+  at.position = position;
+
+  FrameHeader& header = at.header;
+  header = FrameHeader{};
+  std::memcpy(&header, ring + position, kWrapMarkerBytes);
+  if (header.kind == static_cast<std::uint16_t>(FrameKind::wrap)) {
+    const std::size_t gap = capacity - position;
+    if (position == 0 || gap > available) {
+      return fail("wrap frame at ring offset " + std::to_string(position) +
+                  " skips bytes that were never published");
+    }
+    at.bytes = gap;
+    return FrameAtResult::wrap;
+  }
+
+  if (available < sizeof header || capacity - position < sizeof header) {
+    return fail("truncated frame header at ring offset " + std::to_string(position));
+  }
+  std::memcpy(&header, ring + position, sizeof header);
+  switch (static_cast<FrameKind>(header.kind)) {
+    case FrameKind::message:
+    case FrameKind::control:
+    case FrameKind::out_of_line: break;
+    default: return fail("unknown frame kind " + std::to_string(header.kind));
+  }
+  if (header.length > max_inline_payload(capacity)) {
+    return fail("frame length " + std::to_string(header.length) + " exceeds the lane's limit of " +
+                std::to_string(max_inline_payload(capacity)));
+  }
+  const std::size_t size = frame_bytes(header.length);
+  if (size > available) {
+    return fail("frame of " + std::to_string(size) + " bytes runs past the published data");
+  }
+  if (position + size > capacity) {
+    return fail("frame of " + std::to_string(size) + " bytes crosses the end of the ring");
+  }
+  at.bytes = size;
+  return FrameAtResult::frame;
+}
+
 LaneReader::Next LaneReader::next(Frame& frame) {
   if (closed()) return Next::corrupt;
   if (cached_write_index_ == read_index_) {
     // Acquire: pairs with the producer's release store, so the bytes are there.
     cached_write_index_ = header_->write_index.load(std::memory_order_acquire);
   }
-  const std::uint64_t write_index = cached_write_index_;
   for (;;) {
-    if (write_index == read_index_) return Next::empty;
-    if (write_index < read_index_ || write_index - read_index_ > capacity_ ||
-        write_index % kFrameAlignment != 0) {
-      return fail("write index " + std::to_string(write_index) + " is outside the ring (read index " +
-                  std::to_string(read_index_) + ", capacity " + std::to_string(capacity_) + ")");
+    FrameAt at{};
+    std::string fault;
+    switch (read_frame_at(ring_, capacity_, read_index_, cached_write_index_, at, fault)) {
+      case FrameAtResult::empty: return Next::empty;
+      case FrameAtResult::corrupt: return fail(std::move(fault));
+      case FrameAtResult::wrap:
+        read_index_ += at.bytes;
+        header_->read_index.store(read_index_, std::memory_order_release);
+        continue;
+      case FrameAtResult::frame: break;
     }
-    const std::uint64_t available = write_index - read_index_;
-    const std::size_t position = read_index_ % capacity_;
-
-    FrameHeader header{};
-    std::memcpy(&header, ring_ + position, kWrapMarkerBytes);
-    if (header.kind == static_cast<std::uint16_t>(FrameKind::wrap)) {
-      const std::size_t gap = capacity_ - position;
-      if (position == 0 || gap > available) {
-        return fail("wrap frame at ring offset " + std::to_string(position) +
-                    " skips bytes that were never published");
-      }
-      read_index_ += gap;
-      header_->read_index.store(read_index_, std::memory_order_release);
-      continue;
-    }
-
-    if (available < sizeof header || capacity_ - position < sizeof header) {
-      return fail("truncated frame header at ring offset " + std::to_string(position));
-    }
-    std::memcpy(&header, ring_ + position, sizeof header);
-    switch (static_cast<FrameKind>(header.kind)) {
-      case FrameKind::message:
-      case FrameKind::control:
-      case FrameKind::out_of_line: break;
-      default: return fail("unknown frame kind " + std::to_string(header.kind));
-    }
-    if (header.length > detail::max_inline_payload(capacity_)) {
-      return fail("frame length " + std::to_string(header.length) + " exceeds the lane's limit of " +
-                  std::to_string(detail::max_inline_payload(capacity_)));
-    }
-    const std::size_t size = frame_bytes(header.length);
-    if (size > available) {
-      return fail("frame of " + std::to_string(size) + " bytes runs past the published data");
-    }
-    if (position + size > capacity_) {
-      return fail("frame of " + std::to_string(size) + " bytes crosses the end of the ring");
-    }
-    frame.kind = static_cast<FrameKind>(header.kind);
-    frame.flags = header.flags;
-    frame.port = header.port;
-    frame.payload = std::span(ring_ + position + sizeof header, header.length);
-    pending_bytes_ = size;
+    frame.kind = static_cast<FrameKind>(at.header.kind);
+    frame.flags = at.header.flags;
+    frame.port = at.header.port;
+    frame.payload = std::span(ring_ + at.position + sizeof(FrameHeader), at.header.length);
+    pending_bytes_ = at.bytes;
     return Next::frame;
   }
 }

@@ -46,6 +46,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace isolated::detail {
 
@@ -87,6 +88,21 @@ std::uint32_t normalize_lane_capacity(std::size_t requested) noexcept;
 constexpr std::size_t max_inline_payload(std::uint32_t capacity) noexcept {
   return (capacity / 4 - sizeof(FrameHeader)) & ~(kFrameAlignment - 1);
 }
+
+// The frame at `read_index` of a ring whose producer published up to
+// `write_index`, with every bound checked: both indices, the wrap marker, the
+// header, the kind, the length against the lane's limit, and the frame's end
+// against the published data and the ring's end. The one check of frames,
+// for the consumer (LaneReader::next) and for the producer's reclaim walk.
+struct FrameAt {
+  FrameHeader header;    // a copy; of a wrap frame only the first 8 bytes
+  std::size_t position;  // ring offset of the frame
+  std::size_t bytes;     // how far past it the next frame starts
+};
+enum class FrameAtResult { frame, wrap, empty, corrupt };
+// On `corrupt`, `fault` says why (the only allocation).
+FrameAtResult read_frame_at(const std::byte* ring, std::uint32_t capacity, std::uint64_t read_index,
+                            std::uint64_t write_index, FrameAt& at, std::string& fault);
 
 // The producer side. Not thread-safe: one thread at a time (the outbox holds a
 // mutex per lane). Never allocates.
@@ -139,8 +155,14 @@ class LaneWriter {
   void wait_until_drained(std::chrono::nanoseconds slice) noexcept;
 
   // Calls visit(kind, payload) for every frame written but not consumed, in
-  // order (to reclaim what they name when the consumer is gone). Reads only
-  // this producer's own ring, so nothing in it is untrusted.
+  // order (to reclaim what they name when the consumer is gone). The ring is
+  // ours, but the consumer maps it writable and owns the read index: a
+  // hostile one can point the index anywhere and rewrite the frames before
+  // it goes. So the walk starts only from a read index that is aligned and
+  // within a capacity behind our write index, checks every frame as
+  // LaneReader does (read_frame_at), stops at the first bad one, and hands
+  // visit a private copy of each payload (the ring may still change). It
+  // reads at most one capacity of bytes. Allocates, unlike the write path.
   template <class Visit>
   void for_each_unconsumed(Visit&& visit) const;
 
@@ -208,18 +230,23 @@ class LaneReader {
 template <class Visit>
 void LaneWriter::for_each_unconsumed(Visit&& visit) const {
   std::uint64_t index = header_->read_index.load(std::memory_order_acquire);
-  while (index < write_index_) {
-    const std::size_t position = index % capacity_;
-    FrameHeader header{};
-    std::memcpy(&header, ring_ + position, kWrapMarkerBytes);
-    if (header.kind == static_cast<std::uint16_t>(FrameKind::wrap)) {
-      index += capacity_ - position;
-      continue;
+  if (index > write_index_ || write_index_ - index > capacity_ || index % kFrameAlignment != 0) {
+    return;  // not an index the consumer could have reached: nothing to trust
+  }
+  std::vector<std::byte> payload;
+  std::string fault;
+  for (;;) {
+    FrameAt at{};
+    switch (read_frame_at(ring_, capacity_, index, write_index_, at, fault)) {
+      case FrameAtResult::empty:
+      case FrameAtResult::corrupt: return;
+      case FrameAtResult::wrap: index += at.bytes; continue;
+      case FrameAtResult::frame: break;
     }
-    std::memcpy(&header, ring_ + position, sizeof header);
-    visit(static_cast<FrameKind>(header.kind),
-          std::span<const std::byte>(ring_ + position + sizeof header, header.length));
-    index += frame_bytes(header.length);
+    const std::byte* bytes = ring_ + at.position + sizeof(FrameHeader);
+    payload.assign(bytes, bytes + at.header.length);
+    visit(static_cast<FrameKind>(at.header.kind), std::span<const std::byte>(payload));
+    index += at.bytes;
   }
 }
 
